@@ -64,7 +64,6 @@ HandshakeState::HandshakeState(HandshakeParams params)
     throw std::invalid_argument("handshake pattern needs a local static key");
   if (pattern_->responder_static_premessage && initiator_ && !rs_)
     throw std::invalid_argument("handshake pattern needs the responder's static key");
-  if (pattern_->psk_mode() && psk_ == nullptr) throw std::invalid_argument("handshake pattern needs a psk");
 
   symmetric_.mix_hash(params.prologue);
   // Pre-message "<- s": both sides hash the responder's static public key.
@@ -103,7 +102,10 @@ Result<std::vector<std::uint8_t>> HandshakeState::write_message(Bytes payload) {
       case s:
         if (auto r = symmetric_.encrypt_and_hash(s_->public_key().bytes(), out); !r) return tl::unexpected(r.error());
         break;
-      case psk: symmetric_.mix_key_and_hash(psk_->bytes()); break;
+      case psk:
+        if (psk_ == nullptr) return fail(errc::invalid_state);
+        symmetric_.mix_key_and_hash(psk_->bytes());
+        break;
       default:
         if (auto r = mix_dh(token); !r) return tl::unexpected(r.error());
     }
@@ -140,7 +142,10 @@ Result<std::vector<std::uint8_t>> HandshakeState::read_message(Bytes message) {
         rs_ = keys::PublicKey(keys::KeySpan(rs.data(), 32));
         break;
       }
-      case psk: symmetric_.mix_key_and_hash(psk_->bytes()); break;
+      case psk:
+        if (psk_ == nullptr) return fail(errc::invalid_state);
+        symmetric_.mix_key_and_hash(psk_->bytes());
+        break;
       default:
         if (auto r = mix_dh(token); !r) return tl::unexpected(r.error());
     }

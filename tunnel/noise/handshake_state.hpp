@@ -39,7 +39,7 @@ struct HandshakeParams {
   Bytes prologue;
   const keys::PrivateKey* s = nullptr;  // local static key; borrowed, must outlive the handshake
   std::optional<keys::PublicKey> rs;    // remote static key known in advance ("<- s")
-  const keys::PresharedKey* psk = nullptr;  // borrowed; required when the pattern has a psk token
+  const keys::PresharedKey* psk = nullptr;  // borrowed; may instead be set later with set_psk()
   std::optional<keys::PrivateKey> e;    // fixed ephemeral key (test vectors); generated if absent
 };
 
@@ -56,6 +56,11 @@ class HandshakeState {
   /// of the wrong size, decrypt_failed when an AEAD tag does not verify, weak_public_key for a
   /// low-order point. After a failure the handshake must be abandoned.
   Result<std::vector<std::uint8_t>> read_message(Bytes message);
+
+  /// Supplies the PSK once the peer is known (a responder learns who the initiator is only from
+  /// message 1). Borrowed: must outlive the handshake. A psk token without a PSK fails with
+  /// invalid_state.
+  void set_psk(const keys::PresharedKey& psk) { psk_ = &psk; }
 
   [[nodiscard]] bool complete() const { return index_ == pattern_->messages.size(); }
   /// Transport ciphers: first initiator → responder, second responder → initiator.

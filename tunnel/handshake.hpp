@@ -1,0 +1,88 @@
+#pragma once
+// The mailtun/1 handshake (DESIGN §4.1): Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b with prologue
+// "mailtun/1", each Noise message wrapped as `u16 length | u8 type | 3 zero bytes | noise | mac1`.
+// Pure: the caller passes complete messages, the wall-clock timestamp and (in tests) the ephemeral
+// key; every rejection is a typed error that the I/O shell turns into a silent close.
+
+#include <optional>
+#include <vector>
+
+#include "keys/key.hpp"
+#include "tunnel/mac1.hpp"
+#include "tunnel/noise/handshake_state.hpp"
+#include "tunnel/tai64n.hpp"
+
+namespace mailtun::tunnel {
+
+/// The two transport CipherStates of an established session, from this side's point of view.
+struct TransportKeys {
+  noise::CipherState send;
+  noise::CipherState receive;
+};
+
+/// The dialing side. Keys are borrowed and must outlive the Initiator.
+class Initiator {
+ public:
+  /// Builds message 1 at once. Fails only with weak_public_key when `responder_static` is a
+  /// low-order point (a configuration error).
+  static Result<Initiator> start(const keys::PrivateKey& local_static, const keys::PublicKey& responder_static,
+                                 const keys::PresharedKey& psk, Tai64n now,
+                                 std::optional<keys::PrivateKey> ephemeral = std::nullopt);
+
+  /// Message 1, complete with its length field, ready for the socket.
+  [[nodiscard]] const std::vector<std::uint8_t>& initiation() const { return initiation_; }
+
+  /// Message 2, exactly response_wire_len bytes with its length field. Checks length, type and
+  /// mac1 before any Diffie-Hellman; then completes the handshake. Errors: bad_length, bad_type,
+  /// bad_mac1, decrypt_failed (wrong responder key or PSK), weak_public_key, invalid_state (called twice).
+  Result<TransportKeys> on_response(Bytes message);
+
+ private:
+  Initiator(noise::HandshakeState state, const keys::PrivateKey& local_static);
+  noise::HandshakeState state_;
+  Mac1Key own_mac1_;  // message 2 is addressed to us
+  std::vector<std::uint8_t> initiation_;
+};
+
+/// The listening side: one per endpoint, holding the configured peers and, per peer, the newest
+/// message 1 timestamp accepted so far (the replay guard).
+class Responder {
+ public:
+  using PeerIndex = std::size_t;
+
+  struct Accepted {
+    PeerIndex peer;                       // index from add_peer()
+    std::vector<std::uint8_t> response;   // message 2 with its length field, for the socket
+    TransportKeys keys;
+  };
+
+  /// `local_static` is borrowed and must outlive the Responder.
+  explicit Responder(const keys::PrivateKey& local_static);
+
+  /// Registers a peer that may connect; the PSK is borrowed (all-zero for none).
+  PeerIndex add_peer(const keys::PublicKey& static_key, const keys::PresharedKey& psk);
+
+  /// Message 1, exactly initiation_wire_len bytes with its length field. In order, so that
+  /// strangers cost no Diffie-Hellman: length (bad_length), type and reserved bytes (bad_type),
+  /// mac1 (bad_mac1); then Noise (decrypt_failed, weak_public_key), the initiator's key
+  /// (unknown_peer), the timestamp (replayed_timestamp). On success the peer's timestamp is recorded.
+  Result<Accepted> on_initiation(Bytes message, std::optional<keys::PrivateKey> ephemeral = std::nullopt);
+
+  [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
+
+ private:
+  struct Peer {
+    keys::PublicKey static_key;
+    const keys::PresharedKey* psk;
+    Mac1Key mac1;  // for messages addressed to this peer
+    std::optional<Tai64n> last_timestamp;
+  };
+  const keys::PrivateKey& local_static_;
+  Mac1Key own_mac1_;
+  std::vector<Peer> peers_;
+};
+
+/// The Noise protocol of mailtun/1.
+const noise::Protocol& mailtun_protocol();
+
+}  // namespace mailtun::tunnel
