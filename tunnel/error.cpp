@@ -20,6 +20,9 @@ class Category final : public std::error_category {
       case errc::record_too_long: return "record is too long";
       case errc::record_too_short: return "record is too short";
       case errc::nonce_exhausted: return "nonce space exhausted";
+      case errc::malformed_frame: return "malformed frame";
+      case errc::bad_stream_id: return "invalid stream id";
+      case errc::frame_after_fin: return "data after the end of the stream";
       case errc::invalid_state: return "operation not valid in this state";
     }
     return "unknown tunnel error";

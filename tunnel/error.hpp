@@ -21,6 +21,10 @@ enum class errc {
   record_too_long,       // plaintext or ciphertext over the record limit
   record_too_short,      // ciphertext shorter than an AEAD tag
   nonce_exhausted,       // the 64-bit nonce reached 2^64-1; the connection must end
+  // Frames and streams (DESIGN §4.3). Each is a protocol error that ends the connection.
+  malformed_frame,       // truncated, unknown type, or a payload of the wrong shape
+  bad_stream_id,         // wrong parity, not increasing, 0 where a stream is needed, or unknown
+  frame_after_fin,       // DATA or FIN after the peer's FIN on that stream
   // Local misuse of the core (a bug in the caller, never peer input).
   invalid_state,
 };
