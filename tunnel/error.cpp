@@ -23,6 +23,7 @@ class Category final : public std::error_category {
       case errc::malformed_frame: return "malformed frame";
       case errc::bad_stream_id: return "invalid stream id";
       case errc::frame_after_fin: return "data after the end of the stream";
+      case errc::stream_limit: return "too many streams";
       case errc::invalid_state: return "operation not valid in this state";
     }
     return "unknown tunnel error";

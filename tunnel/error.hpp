@@ -25,6 +25,7 @@ enum class errc {
   malformed_frame,       // truncated, unknown type, or a payload of the wrong shape
   bad_stream_id,         // wrong parity, not increasing, 0 where a stream is needed, or unknown
   frame_after_fin,       // DATA or FIN after the peer's FIN on that stream
+  stream_limit,          // max_streams open, or the stream ids of this connection are used up
   // Local misuse of the core (a bug in the caller, never peer input).
   invalid_state,
 };

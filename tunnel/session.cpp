@@ -1,0 +1,462 @@
+#include "tunnel/session.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace mailtun::tunnel {
+namespace {
+
+constexpr std::size_t max_data_per_frame = max_record_plaintext - frame_header_len;
+constexpr StreamId max_stream_id = ~StreamId{0};
+
+std::uint16_t read_u16(const std::vector<std::uint8_t>& b, std::size_t at) {
+  return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
+}
+
+}  // namespace
+
+std::string to_string(const CloseReason& reason) {
+  const auto detail = [&](const char* what) {
+    return reason.error ? std::string(what) + ": " + reason.error.message() : std::string(what);
+  };
+  switch (reason.kind) {
+    case CloseReason::Kind::handshake_timeout: return "handshake timed out";
+    case CloseReason::Kind::handshake_failed: return detail("handshake failed");
+    case CloseReason::Kind::protocol_error: return detail("protocol error");
+    case CloseReason::Kind::peer_silent: return "peer silent for 3 keepalive intervals";
+    case CloseReason::Kind::drained: return "shut down after draining";
+    case CloseReason::Kind::drain_timeout: return "drain deadline passed";
+    case CloseReason::Kind::nonce_exhausted: return "nonce space exhausted";
+  }
+  return "closed";
+}
+
+Session::Session(bool initiator, const SessionLimits& limits, TimePoint now)
+    : role_initiator_(initiator),
+      limits_(limits),
+      phase_(initiator ? Phase::awaiting_response : Phase::awaiting_initiation),
+      next_local_id_(initiator ? 1 : 2),
+      handshake_deadline_(now + limits.handshake_timeout),
+      last_received_(now),
+      last_ping_sent_(now),
+      next_rekey_at_(TimePoint::max()) {}
+
+Session Session::dial(Initiator initiator, std::size_t peer, const SessionLimits& limits, TimePoint now, Output& out) {
+  Session s(true, limits, now);
+  s.peer_ = peer;
+  const auto& message = initiator.initiation();
+  out.to_peer.insert(out.to_peer.end(), message.begin(), message.end());
+  s.stats_.wire_bytes_out += message.size();
+  s.initiator_.emplace(std::move(initiator));
+  return s;
+}
+
+Session Session::accept(Responder& responder, const SessionLimits& limits, TimePoint now) {
+  Session s(false, limits, now);
+  s.responder_ = &responder;
+  return s;
+}
+
+bool Session::ready() const { return !closed_ && phase_ == Phase::established && (role_initiator_ || confirmed_); }
+
+bool Session::can_open_streams() const {
+  return ready() && !local_going_away_ && !peer_going_away_ && streams_.size() < limits_.max_streams &&
+         next_local_id_ < max_stream_id - 1;
+}
+
+// ---- input ------------------------------------------------------------------------------------
+
+void Session::on_bytes(Bytes in, TimePoint now, Output& out) {
+  if (closed_) return;
+  stats_.wire_bytes_in += in.size();
+  if (phase_ == Phase::established) {
+    decoder_->feed(in);
+  } else {
+    on_handshake_bytes(in, now, out);
+    if (closed_ || phase_ != Phase::established) return;
+  }
+  process_records(now, out);
+  flush(now, out);
+}
+
+void Session::on_handshake_bytes(Bytes in, TimePoint now, Output& out) {
+  const bool awaiting_initiation = phase_ == Phase::awaiting_initiation;
+  const std::size_t wire_len = awaiting_initiation ? initiation_wire_len : response_wire_len;
+  // Take no more than the message itself; what follows is records.
+  const std::size_t take = std::min(in.size(), wire_len - handshake_buffer_.size());
+  handshake_buffer_.insert(handshake_buffer_.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(take));
+  const Bytes rest = in.subspan(take);
+
+  // DESIGN §4.1 rule 1: a wrong length closes at once, without waiting for the rest.
+  if (handshake_buffer_.size() >= length_field_len &&
+      read_u16(handshake_buffer_, 0) != wire_len - length_field_len) {
+    return close({CloseReason::Kind::handshake_failed, make_error_code(errc::bad_length)}, out);
+  }
+  if (handshake_buffer_.size() < wire_len) return;
+
+  if (awaiting_initiation) {
+    auto accepted = responder_->on_initiation(handshake_buffer_);
+    if (!accepted) return close({CloseReason::Kind::handshake_failed, accepted.error()}, out);
+    out.to_peer.insert(out.to_peer.end(), accepted->response.begin(), accepted->response.end());
+    stats_.wire_bytes_out += accepted->response.size();
+    complete_handshake(std::move(accepted->keys), accepted->peer, now, out);
+  } else {
+    auto keys = initiator_->on_response(handshake_buffer_);
+    if (!keys) return close({CloseReason::Kind::handshake_failed, keys.error()}, out);
+    initiator_.reset();
+    complete_handshake(std::move(*keys), *peer_, now, out);
+    // The responder confirms the session on our first record (DESIGN §4.1): send one at once, a
+    // PING, whose PONG also measures the round trip.
+    encode_ping(pending_, FrameType::ping, ++ping_counter_);
+    last_ping_sent_ = now;
+  }
+  handshake_buffer_.clear();
+  handshake_buffer_.shrink_to_fit();
+  decoder_->feed(rest);
+}
+
+void Session::complete_handshake(TransportKeys keys, std::size_t peer, TimePoint now, Output& out) {
+  peer_ = peer;
+  encoder_.emplace(std::move(keys.send));
+  decoder_.emplace(std::move(keys.receive));
+  phase_ = Phase::established;
+  last_received_ = now;
+  last_ping_sent_ = now;
+  next_rekey_at_ = now + limits_.rekey_interval;
+  // A responder's session must be confirmed by a record within the handshake timeout.
+  handshake_deadline_ = now + limits_.handshake_timeout;
+  out.events.emplace_back(Established{peer});
+}
+
+void Session::process_records(TimePoint now, Output& out) {
+  while (!closed_) {
+    auto record = decoder_->next();
+    if (!record) return close({CloseReason::Kind::protocol_error, record.error()}, out);
+    if (!*record) return;
+    ++stats_.records_in;
+    last_received_ = now;
+    if (!role_initiator_ && !confirmed_) {
+      confirmed_ = true;
+      out.events.emplace_back(Confirmed{});
+    }
+    bool rekey_after = false;
+    FrameReader reader(**record);
+    for (;;) {
+      auto frame = reader.next();
+      if (!frame) return close({CloseReason::Kind::protocol_error, frame.error()}, out);
+      if (!*frame) break;
+      if (auto handled = handle_frame(**frame, rekey_after, out); !handled) {
+        return close({CloseReason::Kind::protocol_error, handled.error()}, out);
+      }
+    }
+    // DESIGN §4.2: the receiver switches keys after the record that carried REKEY.
+    if (rekey_after) decoder_->rekey();
+  }
+}
+
+Result<Session::Stream*> Session::live_stream(StreamId id) {
+  if (id == 0) return fail(errc::bad_stream_id);
+  if (auto it = streams_.find(id); it != streams_.end()) return &it->second;
+  // A stream that existed and is gone (reset by us while the peer was still sending) is not an
+  // error: its late frames are dropped. One that never existed is.
+  const bool existed = is_local_id(id) ? id < next_local_id_ : id <= last_remote_id_;
+  if (!existed) return fail(errc::bad_stream_id);
+  return nullptr;
+}
+
+Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output& out) {
+  const bool connection_frame = frame.type == FrameType::ping || frame.type == FrameType::pong ||
+                                frame.type == FrameType::rekey || frame.type == FrameType::goaway;
+  if (connection_frame != (frame.stream_id == 0)) return fail(errc::bad_stream_id);
+
+  switch (frame.type) {
+    case FrameType::open: return handle_open(frame.stream_id, frame.payload, out);
+
+    case FrameType::data: {
+      auto stream = live_stream(frame.stream_id);
+      if (!stream) return tl::unexpected(stream.error());
+      if (*stream == nullptr) return {};
+      Stream& s = **stream;
+      if (s.remote_fin) return fail(errc::frame_after_fin);
+      if (frame.payload.size() > s.receive_window) {
+        // DESIGN §4.3: beyond the window is a violation; only this stream pays for it.
+        encode_rst(pending_, frame.stream_id, ResetCode::flow_control, "data beyond the window");
+        out.events.emplace_back(StreamReset{frame.stream_id, ResetCode::flow_control, "peer sent data beyond the window", false});
+        remove_stream(frame.stream_id, out);
+        return {};
+      }
+      s.receive_window -= static_cast<std::uint32_t>(frame.payload.size());
+      stats_.data_bytes_in += frame.payload.size();
+      if (!frame.payload.empty()) out.events.emplace_back(StreamData{frame.stream_id, frame.payload});
+      return {};
+    }
+
+    case FrameType::window: {
+      auto increment = decode_window(frame.payload);
+      if (!increment) return tl::unexpected(increment.error());
+      auto stream = live_stream(frame.stream_id);
+      if (!stream) return tl::unexpected(stream.error());
+      if (*stream == nullptr) return {};
+      Stream& s = **stream;
+      if (std::uint64_t{s.send_credit} + *increment > limits_.initial_window * std::uint64_t{2}) {
+        // More credit than was ever taken: a peer bug. Reset the stream, keep the connection.
+        encode_rst(pending_, frame.stream_id, ResetCode::flow_control, "window overflow");
+        out.events.emplace_back(StreamReset{frame.stream_id, ResetCode::flow_control, "peer overflowed the window", false});
+        remove_stream(frame.stream_id, out);
+        return {};
+      }
+      const bool was_blocked = s.send_credit == 0;
+      s.send_credit += *increment;
+      if (was_blocked && !s.local_fin) out.events.emplace_back(StreamWritable{frame.stream_id});
+      return {};
+    }
+
+    case FrameType::fin: {
+      if (auto empty = decode_empty(frame.payload); !empty) return empty;
+      auto stream = live_stream(frame.stream_id);
+      if (!stream) return tl::unexpected(stream.error());
+      if (*stream == nullptr) return {};
+      if ((*stream)->remote_fin) return fail(errc::frame_after_fin);
+      (*stream)->remote_fin = true;
+      out.events.emplace_back(StreamFin{frame.stream_id});
+      if ((*stream)->local_fin) remove_stream(frame.stream_id, out);
+      return {};
+    }
+
+    case FrameType::rst: {
+      auto rst = decode_rst(frame.payload);
+      if (!rst) return tl::unexpected(rst.error());
+      auto stream = live_stream(frame.stream_id);
+      if (!stream) return tl::unexpected(stream.error());
+      if (*stream == nullptr) return {};
+      ++stats_.streams_reset;
+      out.events.emplace_back(StreamReset{frame.stream_id, rst->code, std::move(rst->reason), true});
+      remove_stream(frame.stream_id, out);
+      return {};
+    }
+
+    case FrameType::ping: {
+      auto opaque = decode_ping(frame.payload);
+      if (!opaque) return tl::unexpected(opaque.error());
+      encode_ping(pending_, FrameType::pong, *opaque);
+      return {};
+    }
+
+    case FrameType::pong: {
+      auto opaque = decode_ping(frame.payload);
+      if (!opaque) return tl::unexpected(opaque.error());
+      return {};
+    }
+
+    case FrameType::rekey:
+      if (auto empty = decode_empty(frame.payload); !empty) return empty;
+      rekey_after = true;
+      return {};
+
+    case FrameType::goaway: {
+      auto goaway = decode_goaway(frame.payload);
+      if (!goaway) return tl::unexpected(goaway.error());
+      if (!peer_going_away_) {
+        peer_going_away_ = true;
+        out.events.emplace_back(PeerGoingAway{goaway->last_stream_id});
+      }
+      check_drained(out);
+      return {};
+    }
+  }
+  return fail(errc::malformed_frame);
+}
+
+Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
+  // Peer ids have the peer's parity and strictly increase (DESIGN §4.3).
+  if (id == 0 || is_local_id(id) || id <= last_remote_id_) return fail(errc::bad_stream_id);
+  auto open = decode_open(payload);
+  if (!open) return tl::unexpected(open.error());
+  last_remote_id_ = id;
+  if (local_going_away_) {
+    encode_rst(pending_, id, ResetCode::going_away, "endpoint is shutting down");
+    return {};
+  }
+  if (streams_.size() >= limits_.max_streams) {
+    encode_rst(pending_, id, ResetCode::too_many_streams, "too many concurrent streams");
+    return {};
+  }
+  streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  ++stats_.streams_opened_remote;
+  out.events.emplace_back(StreamOpened{id, std::move(*open)});
+  return {};
+}
+
+// ---- local operations -------------------------------------------------------------------------
+
+Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Output& out) {
+  if (!ready() || local_going_away_ || peer_going_away_) return fail(errc::invalid_state);
+  if (streams_.size() >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
+  const StreamId id = next_local_id_;
+  next_local_id_ += 2;
+  streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  ++stats_.streams_opened_local;
+  encode_open(pending_, id, open);
+  flush(now, out);
+  return id;
+}
+
+std::size_t Session::send(StreamId id, Bytes data, TimePoint now, Output& out) {
+  if (!ready()) return 0;
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.local_fin) return 0;
+  Stream& s = it->second;
+  const std::size_t n = std::min<std::size_t>(data.size(), s.send_credit);
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t chunk = std::min(n - done, max_data_per_frame);
+    encode_data(pending_, id, data.subspan(done, chunk));
+    done += chunk;
+  }
+  s.send_credit -= static_cast<std::uint32_t>(n);
+  stats_.data_bytes_out += n;
+  flush(now, out);
+  return n;
+}
+
+void Session::finish(StreamId id, TimePoint now, Output& out) {
+  if (!ready()) return;
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.local_fin) return;
+  it->second.local_fin = true;
+  encode_fin(pending_, id);
+  if (it->second.remote_fin) remove_stream(id, out);
+  flush(now, out);
+}
+
+void Session::reset(StreamId id, ResetCode code, std::string_view reason, TimePoint now, Output& out) {
+  if (closed_ || streams_.erase(id) == 0) return;
+  ++stats_.streams_reset;
+  encode_rst(pending_, id, code, reason);
+  check_drained(out);
+  flush(now, out);
+}
+
+void Session::consumed(StreamId id, std::size_t n, TimePoint now, Output& out) {
+  if (!ready()) return;
+  auto it = streams_.find(id);
+  if (it == streams_.end() || it->second.remote_fin) return;
+  Stream& s = it->second;
+  s.consumed_unacked += static_cast<std::uint32_t>(n);
+  // Return credit in quarters of the window: small enough that the sender never stalls, large
+  // enough that WINDOW frames stay rare.
+  if (s.consumed_unacked >= limits_.initial_window / 4) {
+    encode_window(pending_, id, s.consumed_unacked);
+    s.receive_window += s.consumed_unacked;
+    s.consumed_unacked = 0;
+    flush(now, out);
+  }
+}
+
+void Session::go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out) {
+  if (closed_ || local_going_away_) return;
+  local_going_away_ = true;
+  drain_deadline_ = now + drain_timeout;
+  if (phase_ != Phase::established) {
+    // Nothing to drain and nothing to tell a peer that has not finished the handshake.
+    return close({CloseReason::Kind::drained, {}}, out);
+  }
+  encode_goaway(pending_, last_remote_id_, 0);
+  flush(now, out);
+  check_drained(out);
+}
+
+std::size_t Session::send_credit(StreamId id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() || it->second.local_fin ? 0 : it->second.send_credit;
+}
+
+// ---- time -------------------------------------------------------------------------------------
+
+void Session::on_tick(TimePoint now, Output& out) {
+  if (closed_) return;
+  if (phase_ != Phase::established || (!role_initiator_ && !confirmed_)) {
+    if (now >= handshake_deadline_) return close({CloseReason::Kind::handshake_timeout, {}}, out);
+    return;
+  }
+  if (now >= drain_deadline_) return close({CloseReason::Kind::drain_timeout, {}}, out);
+  if (now - last_received_ >= 3 * limits_.keepalive) return close({CloseReason::Kind::peer_silent, {}}, out);
+  if (now >= std::max(last_received_, last_ping_sent_) + limits_.keepalive) {
+    encode_ping(pending_, FrameType::ping, ++ping_counter_);
+    last_ping_sent_ = now;
+  }
+  flush(now, out);
+}
+
+TimePoint Session::next_deadline() const {
+  if (closed_) return TimePoint::max();
+  if (phase_ != Phase::established || (!role_initiator_ && !confirmed_)) return handshake_deadline_;
+  return std::min({drain_deadline_, last_received_ + 3 * limits_.keepalive,
+                   std::max(last_received_, last_ping_sent_) + limits_.keepalive, next_rekey_at_});
+}
+
+// ---- output -----------------------------------------------------------------------------------
+
+void Session::flush(TimePoint now, Output& out) {
+  // A responder sends nothing but message 2 until the initiator's first record confirms the
+  // session: until then the initiator might be a replay that can never read it.
+  if (closed_ || phase_ != Phase::established || (!role_initiator_ && !confirmed_)) return;
+  const bool rekey_due =
+      now >= next_rekey_at_ || encoder_->records_sealed() - records_at_last_rekey_ >= limits_.rekey_records;
+  if (pending_.empty() && !rekey_due) return;
+  if (rekey_due) encode_rekey(pending_);  // last frame, so it travels in the last record
+
+  // Pack whole frames into records of at most max_record_plaintext bytes.
+  const std::size_t before = out.to_peer.size();
+  std::size_t start = 0;
+  while (start < pending_.size()) {
+    std::size_t end = start;
+    while (end < pending_.size()) {
+      const std::size_t frame_len = frame_header_len + read_u16(pending_, end + 5);
+      if (end + frame_len - start > max_record_plaintext) break;
+      end += frame_len;
+    }
+    assert(end > start);  // every frame fits in a record by construction
+    if (auto sealed = encoder_->seal(Bytes(pending_).subspan(start, end - start), out.to_peer); !sealed) {
+      pending_.clear();
+      return close({CloseReason::Kind::nonce_exhausted, sealed.error()}, out);
+    }
+    ++stats_.records_out;
+    start = end;
+  }
+  pending_.clear();
+  stats_.wire_bytes_out += out.to_peer.size() - before;
+  if (rekey_due) {
+    encoder_->rekey();
+    ++stats_.rekeys;
+    records_at_last_rekey_ = encoder_->records_sealed();
+    next_rekey_at_ = now + limits_.rekey_interval;
+  }
+}
+
+void Session::remove_stream(StreamId id, Output& out) {
+  streams_.erase(id);
+  check_drained(out);
+}
+
+void Session::check_drained(Output& out) {
+  if ((local_going_away_ || peer_going_away_) && streams_.empty() && !closed_) {
+    // Let what is pending (the last FIN, the GOAWAY) go out before closing.
+    if (phase_ == Phase::established && (role_initiator_ || confirmed_)) flush(last_received_, out);
+    close({CloseReason::Kind::drained, {}}, out);
+  }
+}
+
+void Session::close(CloseReason reason, Output& out) {
+  if (closed_) return;
+  closed_ = true;
+  pending_.clear();
+  // Every open stream dies with the connection: its local client must see a reset, never a clean
+  // end that could pass for success (DESIGN §5).
+  for (const auto& [id, stream] : streams_) {
+    out.events.emplace_back(StreamReset{id, ResetCode::internal, "tunnel connection closed: " + to_string(reason), false});
+  }
+  streams_.clear();
+  out.close = std::move(reason);
+}
+
+}  // namespace mailtun::tunnel
