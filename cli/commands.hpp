@@ -1,0 +1,24 @@
+#pragma once
+// The subcommands of DESIGN §8. Each cmd_<name>.cpp defines one register function below, which adds
+// its subcommand(s) to the application; main() calls them all. Subcommands report failure by
+// throwing CommandError (command_error.hpp); main() maps exceptions to exit codes.
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace mailtun::cli {
+
+/// The file descriptors a command reads and writes. main() uses the process's own; tests pass
+/// pipes.
+struct Io {
+  int in = 0;
+  int out = 1;
+  int err = 2;
+};
+
+/// `genkey`, `pubkey`, `genpsk` (cmd_keys.cpp): the key formats of `wg`, byte for byte.
+/// `genkey` and `genpsk` set the process umask to 077, as `wg` does.
+void register_keys_commands(CLI::App& app, Io io = {});
+
+}  // namespace mailtun::cli

@@ -1,0 +1,50 @@
+#pragma once
+// Key files (DESIGN §3): one base64 line, as written by `mailtun genkey > FILE` or `wg genkey`.
+//
+// Permission policy: a private key or PSK file is refused if its mode grants group or others any
+// permission at all (read, write or execute; `st_mode & 077`), as OpenSSH refuses identity files.
+// Read access would disclose the key; write access would let another user substitute a key of their
+// choosing, which is as bad for a PSK and turns a private key into one the attacker knows.
+// Ownership is not checked: a file another user owns with mode 0600 can only be opened by root.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "keys/key.hpp"
+
+namespace mailtun::keys {
+
+/// A key file that cannot be used. The message names the file and, where there is one, the fix:
+/// "FILE is readable by group or others (mode 0644); run: chmod 600 FILE".
+class KeyFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Loads a private key (clamped, in guarded memory). Throws KeyFileError if the file is missing,
+/// cannot be opened, is not a regular file, grants group or others any permission, is longer than
+/// a key file can be, or does not hold exactly one base64 key (surrounding whitespace allowed).
+/// The mode is checked with fstat() on the descriptor that is then read, so the file checked is
+/// the file read. Symbolic links are followed. Nothing of the file's content is put in a message.
+[[nodiscard]] PrivateKey load_private_key_file(const std::filesystem::path& path);
+
+/// As load_private_key_file, for a preshared key.
+[[nodiscard]] PresharedKey load_preshared_key_file(const std::filesystem::path& path);
+
+/// The permission policy above as a predicate: what is wrong with a key file of this mode, worded
+/// to follow "FILE is " — e.g. "readable by group or others (mode 0644)" — or nothing if the mode
+/// is fine. Only permission bits are looked at, not the file type.
+[[nodiscard]] std::optional<std::string> unsafe_key_file_mode(mode_t mode);
+
+/// Creates `path` with mode 0600 (whatever the umask) and writes `text` to it verbatim — callers
+/// pass the base64 line including its "\n" — then fsyncs it. Never overwrites or follows a symbolic
+/// link: throws KeyFileError if `path` exists, and on any other failure, after removing the partly
+/// written file.
+void write_key_file(const std::filesystem::path& path, std::string_view text);
+
+}  // namespace mailtun::keys

@@ -1,0 +1,249 @@
+#include "keys/key_file.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+
+#include "keys/base64.hpp"
+
+namespace mailtun::keys {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A fresh directory per test, removed afterwards whatever the test did to it.
+class KeyFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "mailtun-key-file-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  // Creates `name` in the test directory with exactly `mode` (fchmod, so the umask plays no part).
+  fs::path make_file(const std::string& name, std::string_view content, mode_t mode) {
+    const fs::path path = dir_ / name;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+    EXPECT_GE(fd, 0) << std::strerror(errno);
+    EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+    EXPECT_EQ(::fchmod(fd, mode), 0);
+    ::close(fd);
+    return path;
+  }
+
+  static std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+  static mode_t mode_of(const fs::path& path) {
+    struct stat status {};
+    EXPECT_EQ(::lstat(path.c_str(), &status), 0);
+    return status.st_mode & 07777;
+  }
+
+  // The message load_private_key_file throws for `path`; fails the test if it loads.
+  static std::string refusal(const fs::path& path) {
+    try {
+      (void)load_private_key_file(path);
+    } catch (const KeyFileError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << path << " was loaded";
+    return {};
+  }
+
+  fs::path dir_;
+};
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(UnsafeKeyFileMode, AllowsOwnerOnlyModes) {
+  for (const mode_t mode : {0600, 0400, 0700, S_IFREG | 0600}) {
+    EXPECT_EQ(unsafe_key_file_mode(mode), std::nullopt) << std::oct << mode;
+  }
+}
+
+TEST(UnsafeKeyFileMode, NamesTheWorstAccessGranted) {
+  EXPECT_EQ(unsafe_key_file_mode(S_IFREG | 0644), "readable by group or others (mode 0644)");
+  EXPECT_EQ(unsafe_key_file_mode(0666), "readable by group or others (mode 0666)");
+  EXPECT_EQ(unsafe_key_file_mode(0620), "writable by group or others (mode 0620)");
+  EXPECT_EQ(unsafe_key_file_mode(0602), "writable by group or others (mode 0602)");
+  EXPECT_EQ(unsafe_key_file_mode(0610), "executable by group or others (mode 0610)");
+}
+
+TEST_F(KeyFileTest, LoadsAPrivateKeyFileOfMode0600) {
+  const PrivateKey key = PrivateKey::generate();
+  const auto path = make_file("vps.key", to_base64(key.bytes()) + "\n", 0600);
+  const PrivateKey loaded = load_private_key_file(path);
+  EXPECT_TRUE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), key.bytes().begin()));
+}
+
+TEST_F(KeyFileTest, LoadsAPresharedKeyFile) {
+  const PresharedKey key = PresharedKey::generate();
+  const auto path = make_file("office.psk", to_base64(key.bytes()) + "\n", 0600);
+  const PresharedKey loaded = load_preshared_key_file(path);
+  EXPECT_TRUE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), key.bytes().begin()));
+}
+
+TEST_F(KeyFileTest, OwnerOnlyModesOtherThan0600AreFine) {
+  const std::string text = to_base64(PrivateKey::generate().bytes()) + "\n";
+  EXPECT_NO_THROW((void)load_private_key_file(make_file("read-only.key", text, 0400)));
+  EXPECT_NO_THROW((void)load_private_key_file(make_file("owner-rwx.key", text, 0700)));
+}
+
+TEST_F(KeyFileTest, RefusesGroupReadable) {
+  const auto path = make_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0640);
+  EXPECT_EQ(refusal(path), path.string() +
+                               " is readable by group or others (mode 0640); run: chmod 600 " +
+                               path.string());
+}
+
+TEST_F(KeyFileTest, RefusesWorldReadable) {
+  const auto path = make_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0604);
+  EXPECT_EQ(refusal(path), path.string() +
+                               " is readable by group or others (mode 0604); run: chmod 600 " +
+                               path.string());
+  EXPECT_THROW((void)load_preshared_key_file(path), KeyFileError);
+}
+
+TEST_F(KeyFileTest, RefusesAnyOtherGroupOrOtherBitToo) {
+  const std::string text = to_base64(PrivateKey::generate().bytes()) + "\n";
+  const auto writable = make_file("w.key", text, 0620);
+  EXPECT_EQ(refusal(writable), writable.string() +
+                                   " is writable by group or others (mode 0620); run: chmod 600 " +
+                                   writable.string());
+  const auto executable = make_file("x.key", text, 0601);
+  EXPECT_TRUE(contains(refusal(executable), "is executable by group or others (mode 0601)"));
+}
+
+TEST_F(KeyFileTest, SuggestedFixIsQuotedForTheShell) {
+  const auto path = make_file("my key", to_base64(PrivateKey::generate().bytes()), 0644);
+  EXPECT_TRUE(contains(refusal(path), "run: chmod 600 '" + path.string() + "'"));
+}
+
+TEST_F(KeyFileTest, MissingFileSaysHowToCreateOne) {
+  const auto path = dir_ / "absent.key";
+  EXPECT_EQ(refusal(path), path.string() +
+                               ": no such file; create it with: (umask 077; mailtun genkey > " +
+                               path.string() + ")");
+  try {
+    (void)load_preshared_key_file(path);
+    ADD_FAILURE();
+  } catch (const KeyFileError& e) {
+    EXPECT_TRUE(contains(e.what(), "mailtun genpsk > " + path.string()));
+  }
+}
+
+TEST_F(KeyFileTest, RefusesADirectory) {
+  fs::create_directory(dir_ / "keys");
+  EXPECT_EQ(refusal(dir_ / "keys"),
+            (dir_ / "keys").string() + " is a directory; expected a file holding one base64 key");
+}
+
+TEST_F(KeyFileTest, RefusesANamedPipeWithoutBlocking) {
+  const auto path = dir_ / "fifo";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  EXPECT_TRUE(contains(refusal(path), path.string() + " is a named pipe"));
+}
+
+TEST_F(KeyFileTest, FollowsSymbolicLinks) {
+  const auto target = make_file("real.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0600);
+  fs::create_symlink(target, dir_ / "link.key");
+  EXPECT_NO_THROW((void)load_private_key_file(dir_ / "link.key"));
+}
+
+TEST_F(KeyFileTest, MalformedContentNamesTheFile) {
+  const auto path = make_file("vps.key", "not a key\n", 0600);
+  EXPECT_EQ(refusal(path),
+            path.string() +
+                ": expected a base64 private key of 44 characters (as printed by "
+                "`mailtun genkey`), got a space at position 4 (a key is one unbroken "
+                "line)");
+  EXPECT_EQ(
+      refusal(make_file("empty.key", "", 0600)),
+      (dir_ / "empty.key").string() +
+          ": expected a base64 private key of 44 characters (as printed by `mailtun genkey`), "
+          "got nothing");
+}
+
+TEST_F(KeyFileTest, MalformedContentIsNotQuoted) {
+  const std::string key = to_base64(PrivateKey::generate().bytes());
+  const auto path = make_file("typo.key", key.substr(0, 43) + "\n", 0600);
+  const std::string message = refusal(path);
+  EXPECT_TRUE(contains(message, "got 43 characters"));
+  EXPECT_FALSE(contains(message, key.substr(0, 8)));
+}
+
+TEST_F(KeyFileTest, RefusesAFileTooLargeToBeAKey) {
+  const auto path = make_file("huge.key", std::string(5000, 'A'), 0600);
+  EXPECT_EQ(refusal(path),
+            path.string() + " is 5000 bytes; expected one base64 key of 44 characters");
+}
+
+TEST_F(KeyFileTest, WriteCreatesMode0600WhateverTheUmask) {
+  const mode_t saved = ::umask(0);
+  const auto path = dir_ / "new.key";
+  const std::string text = to_base64(PrivateKey::generate().bytes()) + "\n";
+  write_key_file(path, text);
+  ::umask(saved);
+  EXPECT_EQ(mode_of(path), 0600U);
+  EXPECT_EQ(read_file(path), text);
+  EXPECT_NO_THROW((void)load_private_key_file(path));
+}
+
+TEST_F(KeyFileTest, WriteThenLoadGivesTheSameKey) {
+  const PresharedKey key = PresharedKey::generate();
+  write_key_file(dir_ / "office.psk", to_base64(key.bytes()) + "\n");
+  const PresharedKey loaded = load_preshared_key_file(dir_ / "office.psk");
+  EXPECT_TRUE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), key.bytes().begin()));
+}
+
+TEST_F(KeyFileTest, WriteRefusesToOverwrite) {
+  const auto path = make_file("vps.key", "old\n", 0600);
+  try {
+    write_key_file(path, "new\n");
+    ADD_FAILURE() << "overwrote " << path;
+  } catch (const KeyFileError& e) {
+    EXPECT_TRUE(contains(e.what(), path.string() + " already exists"));
+  }
+  EXPECT_EQ(read_file(path), "old\n");
+}
+
+TEST_F(KeyFileTest, WriteDoesNotFollowASymbolicLink) {
+  const auto target = dir_ / "elsewhere";
+  fs::create_symlink(target, dir_ / "vps.key");
+  EXPECT_THROW(write_key_file(dir_ / "vps.key", "secret\n"), KeyFileError);
+  EXPECT_FALSE(fs::exists(target));
+}
+
+TEST_F(KeyFileTest, WriteIntoAMissingDirectoryNamesThePath) {
+  const auto path = dir_ / "missing" / "vps.key";
+  try {
+    write_key_file(path, "x\n");
+    ADD_FAILURE();
+  } catch (const KeyFileError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "cannot create " + path.string() + ": No such file or directory");
+  }
+}
+
+}  // namespace
+}  // namespace mailtun::keys
