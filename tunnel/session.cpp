@@ -27,6 +27,8 @@ std::string to_string(const CloseReason& reason) {
     case CloseReason::Kind::drained: return "shut down after draining";
     case CloseReason::Kind::drain_timeout: return "drain deadline passed";
     case CloseReason::Kind::nonce_exhausted: return "nonce space exhausted";
+    case CloseReason::Kind::connection_lost: return reason.error ? detail("connection lost") : "peer closed the connection";
+    case CloseReason::Kind::local: return "closed locally";
   }
   return "closed";
 }
@@ -445,6 +447,12 @@ void Session::check_drained(Output& out) {
     close({CloseReason::Kind::drained, {}}, out);
   }
 }
+
+void Session::adopt_limits(const SessionLimits& limits) {
+  if (streams_.empty()) limits_ = limits;
+}
+
+void Session::abort(CloseReason reason, Output& out) { close(std::move(reason), out); }
 
 void Session::close(CloseReason reason, Output& out) {
   if (closed_) return;

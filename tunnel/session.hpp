@@ -72,7 +72,15 @@ class Session {
   /// now + drain_timeout.
   void go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out);
 
+  /// A responder learns its peer, and so the peer's limits, from message 1: applies them. Only
+  /// before any stream exists; the timers follow the new keepalive from the next event on.
+  void adopt_limits(const SessionLimits& limits);
+
+  /// The shell ends the session (socket lost, shutdown, replaced): every stream is reset.
+  void abort(CloseReason reason, Output& out);
+
   [[nodiscard]] std::size_t send_credit(StreamId id) const;
+  [[nodiscard]] bool has_stream(StreamId id) const { return streams_.contains(id); }
   [[nodiscard]] bool established() const { return phase_ == Phase::established; }
   /// Established and, for a responder, confirmed by the peer's first record.
   [[nodiscard]] bool ready() const;

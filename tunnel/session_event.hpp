@@ -65,6 +65,8 @@ struct CloseReason {
     drained,            // after GOAWAY (either side): every stream finished
     drain_timeout,      // after GOAWAY: the drain deadline passed with streams still open
     nonce_exhausted,    // 2^64 records: cannot happen at any real rate, but must not wrap
+    connection_lost,    // the shell's socket closed or failed (error: the system error, or none for EOF)
+    local,              // the shell ended it (shutdown, replaced by a newer session)
   };
   Kind kind;
   std::error_code error;  // detail for handshake_failed and protocol_error

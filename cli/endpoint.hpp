@@ -1,0 +1,80 @@
+#pragma once
+// A running endpoint (`mailtun up`): the configuration turned into listeners, dialers, forwards and
+// exposes around tunnel connections, one current connection per peer. Single-threaded: everything
+// runs on the io_context it was given.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli/config.hpp"
+#include "forwarder/counters.hpp"
+#include "forwarder/expose.hpp"
+#include "forwarder/forward.hpp"
+#include "tunnel/asio/acceptor.hpp"
+#include "tunnel/asio/connection.hpp"
+#include "tunnel/asio/dialer.hpp"
+
+namespace mailtun::cli {
+
+/// Per-peer counters, kept across the peer's connections.
+struct PeerCounters {
+  std::uint64_t handshakes = 0;
+  std::uint64_t connections_lost = 0;
+  std::uint64_t wire_bytes_in = 0;   // of connections already closed; add the current one's
+  std::uint64_t wire_bytes_out = 0;
+  std::uint64_t streams = 0;
+};
+
+class Endpoint : public tunnel::asio::ConnectionHandler {
+ public:
+  Endpoint(boost::asio::io_context& io, Config config);
+  ~Endpoint() override;
+
+  /// Binds every listener and starts dialing. Throws std::runtime_error naming what failed.
+  void start();
+  /// Stops accepting, sends GOAWAY on every connection and calls `done` once all are closed or
+  /// `drain_timeout` has passed.
+  void shutdown(std::chrono::milliseconds drain_timeout, std::function<void()> done);
+
+  [[nodiscard]] const Config& config() const { return config_; }
+
+  // ConnectionHandler
+  void on_established(tunnel::asio::Connection& connection) override;
+  void on_confirmed(tunnel::asio::Connection& connection) override;
+  void on_stream_opened(tunnel::asio::Connection& connection, tunnel::StreamId id,
+                        const tunnel::OpenPayload& open) override;
+  void on_peer_going_away(tunnel::asio::Connection& connection) override;
+  void on_closed(tunnel::asio::Connection& connection, const tunnel::CloseReason& reason) override;
+
+ private:
+  struct PeerState {
+    std::shared_ptr<tunnel::asio::Connection> current;
+    std::shared_ptr<tunnel::asio::Dialer> dialer;
+    tunnel::SessionLimits limits;
+    PeerCounters counters;
+  };
+
+  void on_dialed(std::size_t peer, boost::asio::ip::tcp::socket socket);
+  void on_accepted(boost::asio::ip::tcp::socket socket);
+  void become_current(std::size_t peer, tunnel::asio::Connection& connection);
+  void check_shutdown_done();
+
+  boost::asio::io_context& io_;
+  Config config_;
+  tunnel::Responder responder_;
+  std::vector<PeerState> peers_;
+  std::shared_ptr<tunnel::asio::Acceptor> acceptor_;
+  std::vector<std::shared_ptr<forwarder::Forward>> forwards_;
+  std::unique_ptr<forwarder::Exposes> exposes_;
+  std::set<std::shared_ptr<tunnel::asio::Connection>> connections_;  // every live one
+  bool shutting_down_ = false;
+  std::function<void()> shutdown_done_;
+  std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;
+};
+
+}  // namespace mailtun::cli

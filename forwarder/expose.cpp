@@ -1,0 +1,70 @@
+#include "forwarder/expose.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "forwarder/splice.hpp"
+
+namespace mailtun::forwarder {
+
+Exposes::Exposes(net::any_io_executor executor, std::vector<ExposeSpec> specs,
+                 std::chrono::milliseconds connect_timeout)
+    : executor_(std::move(executor)),
+      specs_(std::move(specs)),
+      counters_(specs_.size()),
+      connect_timeout_(connect_timeout) {
+  for (auto& c : counters_) c = std::make_shared<ServiceCounters>();
+}
+
+void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& connection, tunnel::StreamId id,
+                               const tunnel::OpenPayload& open, std::size_t peer, const std::string& peer_name) {
+  const auto spec = std::ranges::find(specs_, open.service, &ExposeSpec::service);
+  if (spec == specs_.end()) {
+    spdlog::warn("peer {}: refused a stream for service {}: not exposed here", peer_name, open.service);
+    return connection->reset(id, tunnel::ResetCode::unknown_service, "no such service here");
+  }
+  if (std::ranges::find(spec->peers, peer) == spec->peers.end()) {
+    spdlog::warn("peer {}: refused a stream for service {}: not exposed to this peer", peer_name, open.service);
+    return connection->reset(id, tunnel::ResetCode::not_allowed, "service not exposed to this peer");
+  }
+  if (spec->proxy && !proxy_addresses_known(open.source, open.destination)) {
+    // A PROXY header without the client's address would make the service see mailtun's loopback
+    // address, which mail servers tend to trust: refuse instead.
+    spdlog::warn("peer {}: refused a stream for service {}: no client address for the PROXY header", peer_name,
+                 open.service);
+    return connection->reset(id, tunnel::ResetCode::protocol_error, "client address required");
+  }
+  const auto counters = counters_[static_cast<std::size_t>(spec - specs_.begin())];
+  ++counters->connections;
+
+  std::vector<std::uint8_t> prefix;
+  if (spec->proxy) prefix = proxy_header(*spec->proxy, open.source, open.destination);
+  auto splice = std::make_shared<Splice>(Splice::Side::expose, tcp::socket(executor_), connection, id, spec->protocol,
+                                         counters, spec->service, std::move(prefix));
+  // Attach before connecting: DATA that followed the OPEN is kept until the target answers.
+  connection->attach(id, splice);
+
+  auto timer = std::make_shared<net::steady_timer>(executor_, connect_timeout_);
+  std::weak_ptr<tunnel::asio::Connection> weak_connection = connection;
+  timer->async_wait([splice](const boost::system::error_code& ec) {
+    if (!ec) splice->local_socket().cancel();  // the connect completes with operation_aborted
+  });
+  net::async_connect(
+      splice->local_socket(), spec->targets,
+      [splice, timer, weak_connection, id, service = spec->service, target = spec->target_text, counters](
+          const boost::system::error_code& ec, const tcp::endpoint&) {
+        timer->cancel();
+        if (!ec) return splice->start();
+        const bool refused = ec == net::error::connection_refused;
+        const auto code = refused ? tunnel::ResetCode::backend_refused : tunnel::ResetCode::backend_unreachable;
+        const std::string why = ec == net::error::operation_aborted ? "connect timed out" : ec.message();
+        spdlog::warn("service {}: cannot reach {}: {}", service, target, why);
+        ++counters->refused;
+        splice->abandon();
+        if (auto c = weak_connection.lock()) c->reset(id, code, "service unavailable: " + why);
+      });
+}
+
+}  // namespace mailtun::forwarder

@@ -1,0 +1,87 @@
+#include "forwarder/forward.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "forwarder/splice.hpp"
+#include "forwarder/unavailable_reply.hpp"
+
+namespace mailtun::forwarder {
+
+tunnel::Address to_address(const tcp::endpoint& endpoint) {
+  tunnel::Address a;
+  a.port = endpoint.port();
+  if (endpoint.address().is_v4()) {
+    a.family = 4;
+    const auto bytes = endpoint.address().to_v4().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), a.bytes.begin());
+  } else {
+    a.family = 6;
+    const auto bytes = endpoint.address().to_v6().to_bytes();
+    std::copy(bytes.begin(), bytes.end(), a.bytes.begin());
+  }
+  return a;
+}
+
+Forward::Forward(net::any_io_executor executor, ForwardSpec spec, ConnectionLookup lookup,
+                 std::shared_ptr<ServiceCounters> counters)
+    : spec_(std::move(spec)), acceptor_(executor), lookup_(std::move(lookup)), counters_(std::move(counters)) {}
+
+void Forward::start() {
+  acceptor_.open(spec_.listen.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(spec_.listen);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+  accept();
+}
+
+void Forward::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void Forward::accept() {
+  acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket client) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      self->on_client(std::move(client));
+    } else {
+      // EMFILE and the like: local trouble worth a warning; keep accepting.
+      spdlog::warn("service {}: accept on {} failed: {}", self->spec_.service, self->spec_.listen.address().to_string(),
+                   ec.message());
+    }
+    self->accept();
+  });
+}
+
+void Forward::on_client(tcp::socket client) {
+  ++counters_->connections;
+  boost::system::error_code ec;
+  const tcp::endpoint source = client.remote_endpoint(ec);
+  const tcp::endpoint destination = client.local_endpoint(ec);
+
+  const auto connection = lookup_();
+  std::optional<tunnel::StreamId> id;
+  if (connection && connection->session().can_open_streams()) {
+    tunnel::OpenPayload open{spec_.service, to_address(source), to_address(destination)};
+    if (auto opened = connection->open_stream(open)) id = *opened;
+  }
+  if (!id) {
+    // Answer at once so the client defers with a reason and never waits on a dead tunnel.
+    ++counters_->unavailable;
+    spdlog::debug("service {}: peer {} unavailable, answered the client", spec_.service, spec_.peer_name);
+    const auto reply = unavailable_reply(spec_.protocol, "mailtun: peer " + spec_.peer_name + " unavailable");
+    boost::system::error_code ignored;
+    client.set_option(tcp::no_delay(true), ignored);
+    client.non_blocking(true, ignored);
+    client.write_some(net::buffer(reply), ignored);
+    client.shutdown(tcp::socket::shutdown_both, ignored);
+    client.close(ignored);
+    return;
+  }
+  auto splice = std::make_shared<Splice>(Splice::Side::forward, std::move(client), connection, *id, spec_.protocol,
+                                         counters_, spec_.service);
+  connection->attach(*id, splice);
+  splice->start();
+}
+
+}  // namespace mailtun::forwarder

@@ -1,0 +1,202 @@
+#include "forwarder/splice.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include "forwarder/unavailable_reply.hpp"
+
+namespace mailtun::forwarder {
+namespace {
+
+// Local reads go through one buffer shared by every splice on the (single) I/O thread, so an idle
+// stream holds no read buffer at all.
+constexpr std::size_t local_read_size = 64 * 1024;
+std::vector<std::uint8_t>& shared_read_buffer() {
+  thread_local std::vector<std::uint8_t> buffer(local_read_size);
+  return buffer;
+}
+
+bool would_block(const boost::system::error_code& ec) {
+  return ec == net::error::would_block || ec == net::error::try_again;
+}
+
+}  // namespace
+
+Splice::Splice(Side side, tcp::socket local, std::shared_ptr<tunnel::asio::Connection> connection, tunnel::StreamId id,
+               Protocol protocol, std::shared_ptr<ServiceCounters> counters, std::string log_name, std::vector<std::uint8_t> prefix)
+    : side_(side),
+      local_(std::move(local)),
+      connection_(connection),
+      id_(id),
+      protocol_(protocol),
+      counters_(std::move(counters)),
+      log_name_(std::move(log_name)),
+      pending_(std::move(prefix)),
+      prefix_left_(pending_.size()) {
+  ++counters_->active;
+}
+
+Splice::~Splice() { --counters_->active; }
+
+void Splice::start() {
+  boost::system::error_code ignored;
+  local_.set_option(tcp::no_delay(true), ignored);
+  local_.non_blocking(true, ignored);
+  started_ = true;
+  flush_pending();
+  read_local();
+}
+
+void Splice::abandon() {
+  done_ = true;
+  close_local();
+}
+
+// ---- local → stream ---------------------------------------------------------------------------
+
+void Splice::read_local() {
+  if (!started_ || reading_ || local_eof_ || done_) return;
+  auto connection = connection_.lock();
+  if (!connection || connection->send_credit(id_) == 0) return;  // on_writable() resumes
+  reading_ = true;
+  local_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->reading_ = false;
+    if (self->done_) return;
+    if (ec) return self->reset_local();
+    self->on_local_readable();
+  });
+}
+
+void Splice::on_local_readable() {
+  auto connection = connection_.lock();
+  if (!connection) return reset_local();
+  auto& buffer = shared_read_buffer();
+  const std::size_t credit = connection->send_credit(id_);
+  if (credit == 0) return;  // on_writable() resumes
+  boost::system::error_code ec;
+  const std::size_t n = local_.read_some(net::buffer(buffer.data(), std::min(credit, buffer.size())), ec);
+  if (would_block(ec)) return read_local();
+  if (ec == net::error::eof) {
+    local_eof_ = true;
+    connection->finish(id_);
+    return maybe_finish();
+  }
+  if (ec) {
+    // The local client reset or failed: the other side must not mistake this for a clean end.
+    spdlog::debug("service {}: stream {}: local read failed: {}", log_name_, id_, ec.message());
+    connection->reset(id_, tunnel::ResetCode::internal, "client connection failed");
+    ++counters_->refused;
+    return abandon();
+  }
+  counters_->bytes_to_peer += connection->send(id_, tunnel::Bytes(buffer.data(), n));
+  read_local();
+}
+
+void Splice::on_writable() { read_local(); }
+
+// ---- stream → local ---------------------------------------------------------------------------
+
+void Splice::on_data(tunnel::Bytes data) {
+  if (done_) return;
+  received_any_ = true;
+  counters_->bytes_from_peer += data.size();
+  if (pending_.empty() && started_ && !writing_) {
+    // Fast path: straight into the socket; only what the kernel does not take is copied.
+    boost::system::error_code ec;
+    const std::size_t n = local_.write_some(net::buffer(data.data(), data.size()), ec);
+    if (ec && !would_block(ec)) return reset_local();
+    const std::size_t written = ec ? 0 : n;
+    if (written > 0) {
+      if (auto connection = connection_.lock()) connection->consumed(id_, written);
+    }
+    data = data.subspan(written);
+    if (data.empty()) return;
+  }
+  pending_.insert(pending_.end(), data.begin(), data.end());
+  write_local();
+}
+
+void Splice::flush_pending() {
+  if (!pending_.empty()) return write_local();
+  maybe_finish();
+}
+
+void Splice::write_local() {
+  if (!started_ || writing_ || done_) return;
+  if (pending_.empty()) return maybe_finish();
+  writing_ = true;
+  local_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->writing_ = false;
+    if (self->done_) return;
+    if (ec) return self->reset_local();
+    boost::system::error_code wec;
+    const std::size_t n = self->local_.write_some(net::buffer(self->pending_), wec);
+    if (wec && !would_block(wec)) return self->reset_local();
+    const std::size_t written = wec ? 0 : n;
+    const std::size_t prefix = std::min(written, self->prefix_left_);
+    self->prefix_left_ -= prefix;
+    self->pending_.erase(self->pending_.begin(), self->pending_.begin() + static_cast<std::ptrdiff_t>(written));
+    if (written > prefix) {
+      if (auto connection = self->connection_.lock()) connection->consumed(self->id_, written - prefix);
+    }
+    self->write_local();
+  });
+}
+
+void Splice::on_fin() {
+  remote_fin_ = true;
+  maybe_finish();
+}
+
+void Splice::maybe_finish() {
+  if (done_ || !started_) return;
+  if (remote_fin_ && pending_.empty() && !write_shut_) {
+    boost::system::error_code ignored;
+    local_.shutdown(tcp::socket::shutdown_send, ignored);
+    write_shut_ = true;
+  }
+  if (local_eof_ && write_shut_) {
+    done_ = true;
+    close_local();
+  }
+}
+
+// ---- failure ----------------------------------------------------------------------------------
+
+void Splice::on_reset(const tunnel::StreamReset& reset) {
+  if (done_) return;
+  done_ = true;
+  ++counters_->refused;
+  if (side_ == Side::forward && !received_any_) {
+    // Refused before the service said anything: answer in the client's own protocol so Postfix
+    // defers with a reason instead of a bare "lost connection" (DESIGN §5).
+    spdlog::info("service {}: stream refused by peer: {}{}{}", log_name_, tunnel::to_string(reset.code),
+                 reset.reason.empty() ? "" : ": ", reset.reason);
+    const auto reply = unavailable_reply(protocol_, "mailtun: " + std::string(tunnel::to_string(reset.code)));
+    boost::system::error_code ignored;
+    local_.non_blocking(true, ignored);
+    local_.write_some(net::buffer(reply), ignored);  // a short line always fits the socket buffer
+    return close_local();
+  }
+  spdlog::debug("service {}: stream {} reset: {} {}", log_name_, id_, tunnel::to_string(reset.code), reset.reason);
+  reset_local();
+}
+
+void Splice::reset_local() {
+  done_ = true;
+  // SO_LINGER 0: the client sees a reset, never a clean end that could pass for success.
+  boost::system::error_code ignored;
+  local_.set_option(net::socket_base::linger(true, 0), ignored);
+  local_.close(ignored);
+  if (auto connection = connection_.lock()) {
+    connection->reset(id_, tunnel::ResetCode::internal, "local connection failed");
+  }
+}
+
+void Splice::close_local() {
+  boost::system::error_code ignored;
+  local_.shutdown(tcp::socket::shutdown_both, ignored);
+  local_.close(ignored);
+}
+
+}  // namespace mailtun::forwarder

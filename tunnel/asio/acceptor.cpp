@@ -1,0 +1,61 @@
+#include "tunnel/asio/acceptor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace mailtun::tunnel::asio {
+namespace {
+
+SourceKey source_of(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return SourceKey::ipv4(net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).to_bytes());
+  }
+  return address.is_v4() ? SourceKey::ipv4(address.to_v4().to_bytes()) : SourceKey::ipv6(address.to_v6().to_bytes());
+}
+
+}  // namespace
+
+Acceptor::Acceptor(net::any_io_executor executor, tcp::endpoint listen, HandshakeLimiter limiter,
+                   OnAccepted on_accepted)
+    : acceptor_(executor), listen_(listen), limiter_(std::move(limiter)), on_accepted_(std::move(on_accepted)) {}
+
+void Acceptor::start() {
+  acceptor_.open(listen_.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(listen_);
+  acceptor_.listen(net::socket_base::max_listen_connections);
+  accept();
+}
+
+void Acceptor::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+tcp::endpoint Acceptor::local_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void Acceptor::accept() {
+  acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (ec) {
+      spdlog::warn("tunnel: accept on {} failed: {}", self->listen_.address().to_string(), ec.message());
+      return self->accept();
+    }
+    boost::system::error_code peer_ec;
+    const tcp::endpoint remote = socket.remote_endpoint(peer_ec);
+    if (peer_ec || !self->limiter_.allow(source_of(remote), std::chrono::steady_clock::now())) {
+      // Over the rate: close without reading or writing anything.
+      ++self->dropped_;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      self->on_accepted_(std::move(socket));
+    }
+    self->accept();
+  });
+}
+
+}  // namespace mailtun::tunnel::asio

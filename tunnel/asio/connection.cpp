@@ -1,0 +1,247 @@
+#include "tunnel/asio/connection.hpp"
+
+#include <boost/asio/write.hpp>
+#include <sstream>
+
+namespace mailtun::tunnel::asio {
+namespace {
+
+// One read takes whatever the kernel has, up to this much: large enough for several full records.
+constexpr std::size_t read_buffer_size = 256 * 1024;
+
+std::string describe(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "(unknown)";
+  std::ostringstream s;
+  s << endpoint;
+  return s.str();
+}
+
+CloseReason lost(const boost::system::error_code& ec) {
+  return {CloseReason::Kind::connection_lost, ec == net::error::eof ? std::error_code{} : std::error_code(ec)};
+}
+
+}  // namespace
+
+Connection::Connection(tcp::socket socket, Session session, ConnectionHandler& handler, Output initial)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      session_(std::move(session)),
+      handler_(handler),
+      remote_(describe(socket_)),
+      created_(Clock::now()),
+      out_(std::move(initial)) {
+  boost::system::error_code ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);
+}
+
+Connection::~Connection() = default;
+
+std::shared_ptr<Connection> Connection::dial(tcp::socket socket, Initiator initiator, std::size_t peer,
+                                             const SessionLimits& limits, ConnectionHandler& handler) {
+  Output out;
+  Session session = Session::dial(std::move(initiator), peer, limits, Clock::now(), out);
+  return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(session), handler, std::move(out)));
+}
+
+std::shared_ptr<Connection> Connection::accept(tcp::socket socket, Responder& responder, const SessionLimits& limits,
+                                               ConnectionHandler& handler) {
+  Session session = Session::accept(responder, limits, Clock::now());
+  return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(session), handler, Output{}));
+}
+
+void Connection::start() {
+  apply(out_);  // message 1 for a dialer; the handshake deadline for both
+  read();
+}
+
+// ---- reading ----------------------------------------------------------------------------------
+
+void Connection::read() {
+  if (reading_ || closing_ || closed_) return;
+  reading_ = true;
+  // Wait for readability, then read into a buffer that exists only while there is data: an idle
+  // connection holds no read buffer.
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->reading_ = false;
+    if (self->closed_) return;
+    if (ec) return self->close_now(lost(ec));
+    self->on_readable();
+  });
+}
+
+void Connection::on_readable() {
+  if (read_buffer_.size() < read_buffer_size) read_buffer_.resize(read_buffer_size);
+  boost::system::error_code ec;
+  const std::size_t n = socket_.read_some(net::buffer(read_buffer_), ec);
+  if (ec == net::error::would_block || ec == net::error::try_again) return read();
+  if (ec) return close_now(lost(ec));
+  session_.on_bytes(Bytes(read_buffer_.data(), n), Clock::now(), out_);
+  apply(out_);
+  if (n < read_buffer_.size()) {
+    // Drained the socket: let the buffer go while idle.
+    read_buffer_.clear();
+    read_buffer_.shrink_to_fit();
+  }
+  read();
+}
+
+// ---- writing ----------------------------------------------------------------------------------
+
+void Connection::write() {
+  if (writing_ || write_pending_.empty() || closed_) return;
+  std::swap(write_pending_, write_inflight_);
+  write_pending_.clear();
+  writing_ = true;
+  net::async_write(socket_, net::buffer(write_inflight_),
+                   [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                     self->writing_ = false;
+                     self->write_inflight_.clear();
+                     if (self->closed_) return;
+                     if (ec) return self->close_now(lost(ec));
+                     if (!self->write_pending_.empty()) return self->write();
+                     if (self->closing_) self->finish_close();
+                   });
+}
+
+// ---- the one place that acts on Session output ------------------------------------------------
+
+void Connection::apply(Output& out) {
+  if (!out.to_peer.empty()) {
+    if (write_pending_.empty() && !writing_) {
+      std::swap(write_pending_, out.to_peer);
+    } else {
+      write_pending_.insert(write_pending_.end(), out.to_peer.begin(), out.to_peer.end());
+    }
+    out.to_peer.clear();
+    write();
+  }
+  // Handlers may call back into this connection, which produces output of its own: take the
+  // events out first so the nested calls find an empty Output.
+  std::vector<SessionEvent> events;
+  events.swap(out.events);
+  std::optional<CloseReason> close = std::move(out.close);
+  out.close.reset();
+  auto self = shared_from_this();  // a handler may drop its last reference to us
+
+  for (auto& event : events) {
+    std::visit(
+        [this](auto& e) {
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, Established>) {
+            handler_.on_established(*this);
+          } else if constexpr (std::is_same_v<E, Confirmed>) {
+            handler_.on_confirmed(*this);
+          } else if constexpr (std::is_same_v<E, StreamOpened>) {
+            handler_.on_stream_opened(*this, e.id, e.open);
+          } else if constexpr (std::is_same_v<E, PeerGoingAway>) {
+            handler_.on_peer_going_away(*this);
+          } else {
+            const auto it = sinks_.find(e.id);
+            if (it == sinks_.end()) return;
+            const std::shared_ptr<StreamSink> sink = it->second;
+            if constexpr (std::is_same_v<E, StreamData>) sink->on_data(e.data);
+            if constexpr (std::is_same_v<E, StreamFin>) {
+              sink->on_fin();
+              if (!session_.has_stream(e.id)) sinks_.erase(e.id);  // both directions finished
+            }
+            if constexpr (std::is_same_v<E, StreamWritable>) sink->on_writable();
+            if constexpr (std::is_same_v<E, StreamReset>) {
+              sinks_.erase(e.id);
+              sink->on_reset(e);
+            }
+          }
+        },
+        event);
+  }
+  // Keep the (now empty) vector's capacity for the next step.
+  if (out.events.empty()) {
+    events.clear();
+    out.events.swap(events);
+  }
+
+  if (close && !closing_ && !closed_) {
+    closing_ = true;
+    close_reason_ = std::move(close);
+    if (!writing_ && write_pending_.empty()) finish_close();
+    // else: the write completion finishes the close once the queue is empty
+  }
+  if (!closed_) arm_timer();
+}
+
+void Connection::arm_timer() {
+  const TimePoint deadline = session_.next_deadline();
+  // A later deadline needs no new timer: firing early is harmless and re-arms.
+  if (deadline >= timer_deadline_ && timer_deadline_ != TimePoint::max()) return;
+  if (deadline == TimePoint::max()) return;
+  timer_deadline_ = deadline;
+  timer_.expires_at(deadline);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_) return;
+    self->timer_deadline_ = TimePoint::max();
+    self->session_.on_tick(Clock::now(), self->out_);
+    self->apply(self->out_);
+  });
+}
+
+void Connection::finish_close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel();
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  sinks_.clear();
+  handler_.on_closed(*this, close_reason_.value_or(CloseReason{CloseReason::Kind::protocol_error, {}}));
+}
+
+// ---- stream operations ------------------------------------------------------------------------
+
+Result<StreamId> Connection::open_stream(const OpenPayload& open) {
+  auto id = session_.open_stream(open, Clock::now(), out_);
+  apply(out_);
+  return id;
+}
+
+void Connection::attach(StreamId id, std::shared_ptr<StreamSink> sink) { sinks_[id] = std::move(sink); }
+
+std::size_t Connection::send(StreamId id, Bytes data) {
+  const std::size_t n = session_.send(id, data, Clock::now(), out_);
+  apply(out_);
+  return n;
+}
+
+void Connection::finish(StreamId id) {
+  session_.finish(id, Clock::now(), out_);
+  if (!session_.has_stream(id)) sinks_.erase(id);  // both directions finished
+  apply(out_);
+}
+
+void Connection::reset(StreamId id, ResetCode code, std::string_view reason) {
+  sinks_.erase(id);
+  session_.reset(id, code, reason, Clock::now(), out_);
+  apply(out_);
+}
+
+void Connection::consumed(StreamId id, std::size_t n) {
+  session_.consumed(id, n, Clock::now(), out_);
+  apply(out_);
+}
+
+void Connection::go_away(std::chrono::milliseconds drain_timeout) {
+  session_.go_away(drain_timeout, Clock::now(), out_);
+  apply(out_);
+}
+
+void Connection::close_now(CloseReason reason) {
+  if (closed_) return;
+  write_pending_.clear();  // the socket is going away; nothing more reaches the peer
+  session_.abort(std::move(reason), out_);
+  apply(out_);  // resets every stream's sink and records the reason
+  finish_close();
+}
+
+}  // namespace mailtun::tunnel::asio

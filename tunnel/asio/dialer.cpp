@@ -1,0 +1,71 @@
+#include "tunnel/asio/dialer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/connect.hpp>
+
+namespace mailtun::tunnel::asio {
+
+Dialer::Dialer(net::any_io_executor executor, std::string peer_name, std::string host, std::string port,
+               OnConnected on_connected)
+    : peer_name_(std::move(peer_name)),
+      host_(std::move(host)),
+      port_(std::move(port)),
+      on_connected_(std::move(on_connected)),
+      resolver_(executor),
+      timer_(executor),
+      rng_(std::random_device{}()) {}
+
+void Dialer::start() { attempt(); }
+
+void Dialer::stop() {
+  stopped_ = true;
+  timer_.cancel();
+  resolver_.cancel();
+  if (socket_) {
+    boost::system::error_code ignored;
+    socket_->close(ignored);
+  }
+}
+
+void Dialer::succeeded() {
+  backoff_.reset();
+  last_failure_.clear();
+}
+
+void Dialer::lost(const std::string& why) { schedule(why); }
+
+void Dialer::attempt() {
+  if (stopped_) return;
+  // Resolve afresh every time: the office's view of the VPS may change, and DNS-based failover
+  // must take effect without a restart.
+  resolver_.async_resolve(host_, port_, [self = shared_from_this()](const boost::system::error_code& ec,
+                                                                    tcp::resolver::results_type results) {
+    if (self->stopped_) return;
+    if (ec) return self->schedule("cannot resolve " + self->host_ + ": " + ec.message());
+    self->socket_ = std::make_shared<tcp::socket>(self->timer_.get_executor());
+    auto socket = self->socket_;
+    net::async_connect(*socket, results, [self, socket](const boost::system::error_code& cec, const tcp::endpoint&) {
+      if (self->stopped_) return;
+      self->socket_.reset();
+      if (cec) return self->schedule("cannot connect to " + self->endpoint_text() + ": " + cec.message());
+      self->on_connected_(std::move(*socket));
+    });
+  });
+}
+
+void Dialer::schedule(const std::string& why) {
+  if (stopped_) return;
+  if (why != last_failure_) {
+    spdlog::info("peer {}: {}; retrying", peer_name_, why);
+    last_failure_ = why;
+  } else {
+    spdlog::debug("peer {}: {}; retrying", peer_name_, why);
+  }
+  timer_.expires_after(backoff_.next_delay(rng_));
+  timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->attempt();
+  });
+}
+
+}  // namespace mailtun::tunnel::asio
