@@ -73,18 +73,14 @@ void Connection::read() {
 }
 
 void Connection::on_readable() {
-  if (read_buffer_.size() < read_buffer_size) read_buffer_.resize(read_buffer_size);
+  // Allocated on first use and not zero-filled: pages the kernel never writes are never touched.
+  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(read_buffer_size);
   boost::system::error_code ec;
-  const std::size_t n = socket_.read_some(net::buffer(read_buffer_), ec);
+  const std::size_t n = socket_.read_some(net::buffer(read_buffer_.get(), read_buffer_size), ec);
   if (ec == net::error::would_block || ec == net::error::try_again) return read();
   if (ec) return close_now(lost(ec));
-  session_.on_bytes(Bytes(read_buffer_.data(), n), Clock::now(), out_);
+  session_.on_bytes(Bytes(read_buffer_.get(), n), Clock::now(), out_);
   apply(out_);
-  if (n < read_buffer_.size()) {
-    // Drained the socket: let the buffer go while idle.
-    read_buffer_.clear();
-    read_buffer_.shrink_to_fit();
-  }
   read();
 }
 

@@ -105,7 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   std::optional<CloseReason> close_reason_;
   std::unordered_map<StreamId, std::shared_ptr<StreamSink>> sinks_;
-  std::vector<std::uint8_t> read_buffer_;
+  std::unique_ptr<std::uint8_t[]> read_buffer_;
 };
 
 }  // namespace mailtun::tunnel::asio
