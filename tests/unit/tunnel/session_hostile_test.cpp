@@ -22,9 +22,23 @@ class RawPeer {
     session_.on_bytes(initiator->initiation(), now_, out_);
     auto transport = initiator->on_response(out_.to_peer);
     EXPECT_TRUE(transport);
+    response_size_ = out_.to_peer.size();
     out_.to_peer.clear();
     encoder_.emplace(std::move(transport->send));
     seen_.take(out_);
+  }
+
+  /// The message 2 the responder sent.
+  [[nodiscard]] std::size_t response_size() const { return response_size_; }
+
+  /// Moves time on; returns what the session sent meanwhile.
+  ByteVector tick(std::chrono::milliseconds advance) {
+    now_ += advance;
+    session_.on_tick(now_, out_);
+    ByteVector sent = std::move(out_.to_peer);
+    out_.to_peer.clear();
+    seen_.take(out_);
+    return sent;
   }
 
   /// Seals `frames` as one record and delivers it.
@@ -46,6 +60,7 @@ class RawPeer {
   Output out_;
   Observed seen_;
   std::optional<RecordEncoder> encoder_;
+  std::size_t response_size_ = 0;
 };
 
 ByteVector open_frame(StreamId id, std::string service = "lmtp") {
@@ -58,6 +73,16 @@ void expect_protocol_error(RawPeer& peer, errc expected) {
   ASSERT_TRUE(peer.seen().close) << "the connection must end";
   EXPECT_EQ(peer.seen().close->kind, CloseReason::Kind::protocol_error);
   EXPECT_EQ(peer.seen().close->error, expected) << peer.seen().close->error.message();
+}
+
+TEST(SessionHostile, TheResponderSaysNothingAfterMessage2UntilConfirmed) {
+  RawPeer peer;
+  EXPECT_EQ(peer.response_size(), response_wire_len) << "message 2 and nothing else";
+  EXPECT_TRUE(peer.tick(std::chrono::milliseconds(4900)).empty());
+  EXPECT_FALSE(peer.seen().close);
+  EXPECT_TRUE(peer.tick(std::chrono::milliseconds(100)).empty());
+  ASSERT_TRUE(peer.seen().close) << "an unconfirmed session ends at the handshake timeout";
+  EXPECT_EQ(peer.seen().close->kind, CloseReason::Kind::handshake_timeout);
 }
 
 TEST(SessionHostile, AValidOpenIsAccepted) {
