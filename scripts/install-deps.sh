@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev libexpected-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libsystemd-dev
   wireguard-tools
-  dovecot-core dovecot-lmtpd swaks
+  dovecot-core dovecot-lmtpd swaks postfix
   iproute2 python3
 )
 
