@@ -21,4 +21,12 @@ struct Io {
 /// `genkey` and `genpsk` set the process umask to 077, as `wg` does.
 void register_keys_commands(CLI::App& app, Io io = {});
 
+/// `check --config FILE [--probe]` (cmd_check.cpp): validates the configuration and prints a summary;
+/// --probe also connects to every expose target and prints its greeting. Invalid configuration:
+/// CommandError with exit code 2 and every error; a failed probe: exit code 1.
+void register_check_command(CLI::App& app, Io io = {});
+
+/// `mailtun up`: cmd_up.cpp.
+void register_up_command(CLI::App& app);
+
 }  // namespace mailtun::cli

@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     return "mailtun: " + std::string(e.what()) + "\nRun `mailtun --help` for usage.\n";
   });
   mailtun::cli::register_keys_commands(app);
+  mailtun::cli::register_check_command(app);
+  mailtun::cli::register_up_command(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback

@@ -1,0 +1,372 @@
+// `mailtun check --config FILE [--probe]` (DESIGN §8): validates a configuration as `mailtun up`
+// would load it, prints what it would do, and with --probe asks every expose target for its
+// greeting, which catches the commonest mistake of all: two targets swapped, or a server not
+// listening where the file says.
+
+#include <netdb.h>
+#include <poll.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cli/command_error.hpp"
+#include "cli/commands.hpp"
+#include "cli/config.hpp"
+#include "keys/base64.hpp"
+
+namespace mailtun::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// How long a probe waits for the connection, and then again for the greeting. Local mail servers
+/// answer in milliseconds; one that takes seconds would make Postfix time out too.
+constexpr std::chrono::seconds probe_timeout{3};
+
+/// The longest greeting line printed; the rest is cut.
+constexpr std::size_t max_greeting_shown = 200;
+
+struct Options {
+  std::string config;
+  bool probe = false;
+};
+
+/// Writes all of `text`, or throws a runtime failure.
+void write_all(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t n = ::write(fd, text.data(), text.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw CommandError(ExitCode::failure,
+                         "mailtun check: cannot write to stdout: " + std::generic_category().message(errno));
+    }
+    text.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+/// strerror's text in lowercase, to read as part of a sentence ("connection refused").
+std::string errno_text(int error) {
+  std::string text = std::generic_category().message(error);
+  if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
+  return text;
+}
+
+// -----------------------------------------------------------------------------------------------
+// The summary
+
+std::string peer_role(const Config& config, const Peer& peer) {
+  std::string role;
+  if (peer.endpoint) role = "dials " + peer.endpoint->to_string();
+  if (config.interface.listen) role += role.empty() ? "accepts" : " and accepts";
+  return role;
+}
+
+std::string summary(const Config& config) {
+  const Interface& interface = config.interface;
+  std::string out = config.path.string() + ": ok\n";
+  out += "interface " + interface.name + ": public key " + keys::to_base64(interface.private_key.public_key().bytes());
+  out += interface.listen ? ", listens on " + interface.listen->to_string() : std::string(", does not listen");
+  if (interface.control_socket) out += ", control socket " + interface.control_socket->string();
+  out += '\n';
+  for (const Peer& peer : config.peers) {
+    const bool has_psk = sodium_is_zero(peer.psk.bytes().data(), peer.psk.bytes().size()) == 0;
+    out += "peer " + peer.name + ": " + peer_role(config, peer) + "; public key " +
+           keys::to_base64(peer.public_key.bytes()) + (has_psk ? ", preshared key" : ", no preshared key") +
+           ", keepalive " + std::to_string(peer.keepalive.count()) + " s, up to " +
+           std::to_string(peer.max_streams) + " streams\n";
+  }
+  for (const Forward& forward : config.forwards) {
+    out += "forward " + forward.service + ": " + forward.listen.to_string() + " -> peer " + forward.peer + " (" +
+           std::string(forwarder::to_string(forward.protocol)) + ")\n";
+  }
+  for (const Expose& expose : config.exposes) {
+    std::string peers;
+    for (const std::string& name : expose.peers) peers += (peers.empty() ? "" : ", ") + name;
+    out += "expose " + expose.service + ": peer " + peers + " -> " + expose.target.to_string() + " (" +
+           std::string(forwarder::to_string(expose.protocol));
+    if (expose.proxy_protocol != ProxyProtocol::none) {
+      out += ", PROXY " + std::string(to_string(expose.proxy_protocol));
+    }
+    if (expose.allow_any_port) out += ", allow_any_port";
+    out += ")\n";
+  }
+  return out;
+}
+
+// -----------------------------------------------------------------------------------------------
+// The probe
+
+/// Owns a socket descriptor.
+class Socket {
+ public:
+  explicit Socket(int fd) : fd_(fd) {}
+  ~Socket() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Socket& operator=(Socket&& other) noexcept {
+    if (this != &other) {
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+  [[nodiscard]] int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// poll() on one descriptor until `deadline`; returns poll's result (0 on timeout), retrying
+/// after signals.
+int poll_until(int fd, short events, Clock::time_point deadline) {
+  while (true) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+    pollfd entry{.fd = fd, .events = events, .revents = 0};
+    const int n = ::poll(&entry, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+    if (n < 0 && errno == EINTR) continue;
+    return n;
+  }
+}
+
+/// Connects to one resolved address within probe_timeout; returns the socket or what went wrong.
+tl::expected<Socket, std::string> connect_to(const addrinfo& address) {
+  Socket socket(::socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
+  if (socket.get() < 0) return tl::unexpected("cannot create a socket: " + errno_text(errno));
+  if (::connect(socket.get(), address.ai_addr, address.ai_addrlen) == 0) return socket;
+  if (errno != EINPROGRESS) return tl::unexpected(errno_text(errno));
+  const int ready = poll_until(socket.get(), POLLOUT, Clock::now() + probe_timeout);
+  if (ready == 0) {
+    return tl::unexpected("timeout: no answer to the connection attempt within " +
+                          std::to_string(probe_timeout.count()) + " s");
+  }
+  if (ready < 0) return tl::unexpected("poll: " + errno_text(errno));
+  int error = 0;
+  socklen_t length = sizeof error;
+  if (::getsockopt(socket.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error != 0) return tl::unexpected(errno_text(error));
+  return socket;
+}
+
+/// "address port" of one end of a connected socket, for a PROXY v1 line.
+std::optional<std::pair<std::string, std::string>> socket_end(int fd, bool peer) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  auto* raw = reinterpret_cast<sockaddr*>(&address);
+  if ((peer ? ::getpeername(fd, raw, &length) : ::getsockname(fd, raw, &length)) != 0) return std::nullopt;
+  std::array<char, NI_MAXHOST> host{};
+  std::array<char, NI_MAXSERV> port{};
+  if (::getnameinfo(raw, length, host.data(), host.size(), port.data(), port.size(),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    return std::nullopt;
+  }
+  return std::pair<std::string, std::string>{host.data(), port.data()};
+}
+
+/// The PROXY header a probe sends first to a target that expects one: without it Postfix and
+/// Dovecot wait for a header and never greet. v2 has a command for exactly this, LOCAL ("not a
+/// relayed client: use the connection's own addresses"); v1's equivalent, "PROXY UNKNOWN", is
+/// refused by Postfix, so a v1 probe describes its own connection instead, which is the truth.
+std::string proxy_header(ProxyProtocol proxy_protocol, int fd) {
+  switch (proxy_protocol) {
+    case ProxyProtocol::v1: {
+      const auto source = socket_end(fd, false);
+      const auto destination = socket_end(fd, true);
+      if (!source || !destination) return {};
+      const bool ipv6 = source->first.find(':') != std::string::npos;
+      return "PROXY " + std::string(ipv6 ? "TCP6 " : "TCP4 ") + source->first + " " + destination->first + " " +
+             source->second + " " + destination->second + "\r\n";
+    }
+    case ProxyProtocol::v2: {
+      // Signature, version 2 with command LOCAL (0x20), family UNSPEC, no addresses.
+      static constexpr std::array<char, 16> local{'\r', '\n', '\r', '\n', '\0', '\r', '\n', 'Q',
+                                                  'U',  'I',  'T',  '\n', '\x20', '\0', '\0', '\0'};
+      return {local.begin(), local.end()};
+    }
+    case ProxyProtocol::none: break;
+  }
+  return {};
+}
+
+/// What a probe read: the first line, or nothing because the server stayed silent or hung up.
+struct Greeting {
+  enum class Kind { line, silent, closed } kind = Kind::line;
+  std::string line;
+};
+
+/// Reads up to the first newline within probe_timeout. Servers that send more (Dovecot's auth
+/// handshake is several lines) are not waited for: the first line says who answered.
+tl::expected<Greeting, std::string> read_greeting(int fd) {
+  const Clock::time_point deadline = Clock::now() + probe_timeout;
+  std::string data;
+  constexpr std::size_t max_read = 1024;
+  while (data.find('\n') == std::string::npos && data.size() < max_read) {
+    const int ready = poll_until(fd, POLLIN, deadline);
+    if (ready < 0) return tl::unexpected("poll: " + errno_text(errno));
+    if (ready == 0) {
+      if (data.empty()) return Greeting{.kind = Greeting::Kind::silent};
+      break;  // a line without its newline: show what came
+    }
+    std::array<char, 512> buffer{};
+    const ssize_t n = ::recv(fd, buffer.data(), std::min(buffer.size(), max_read - data.size()), 0);
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return tl::unexpected(errno_text(errno));
+    }
+    if (n == 0) {
+      if (data.empty()) return Greeting{.kind = Greeting::Kind::closed};
+      break;
+    }
+    data.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  data.resize(std::min(data.find('\n'), data.size()));
+  if (!data.empty() && data.back() == '\r') data.pop_back();
+  return Greeting{.kind = Greeting::Kind::line, .line = std::move(data)};
+}
+
+/// The line as it may be shown on a terminal: tabs (Dovecot's auth protocol separates fields with
+/// them) become spaces, every other control or non-ASCII byte a '?', so a server cannot send
+/// escape sequences to the admin's terminal.
+std::string sanitised(std::string_view line) {
+  std::string out;
+  for (const char c : line.substr(0, max_greeting_shown)) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\t') {
+      out += ' ';
+    } else if (byte < 0x20 || byte >= 0x7f) {
+      out += '?';
+    } else {
+      out += c;
+    }
+  }
+  if (line.size() > max_greeting_shown) out += "...";
+  return out;
+}
+
+/// How a protocol's server greets: a line starting with one of `prefixes` (an empty prefix is
+/// unused), described for a message.
+struct ExpectedGreeting {
+  std::array<std::string_view, 2> prefixes;
+  std::string_view description;
+};
+
+/// What each protocol's server says first, so that a target answering in another protocol (two
+/// ports swapped) is caught; nullopt where there is nothing to expect.
+std::optional<ExpectedGreeting> expected_greeting(forwarder::Protocol protocol) {
+  using forwarder::Protocol;
+  switch (protocol) {
+    case Protocol::lmtp: return ExpectedGreeting{{"220"}, "an LMTP greeting \"220 …\""};
+    case Protocol::smtp: return ExpectedGreeting{{"220"}, "an SMTP greeting \"220 …\""};
+    case Protocol::imap: return ExpectedGreeting{{"* OK", "* PREAUTH"}, "an IMAP greeting \"* OK …\""};
+    case Protocol::pop3: return ExpectedGreeting{{"+OK"}, "a POP3 greeting \"+OK …\""};
+    case Protocol::managesieve:
+      return ExpectedGreeting{{"\""}, "a ManageSieve capability line such as \"IMPLEMENTATION\" …"};
+    case Protocol::sasl: return ExpectedGreeting{{"VERSION\t"}, "a Dovecot auth handshake \"VERSION 1 …\""};
+    case Protocol::tcp: break;
+  }
+  return std::nullopt;
+}
+
+/// One probe line, and whether it counts as a failure.
+struct ProbeResult {
+  bool ok = false;
+  std::string text;
+};
+
+ProbeResult probe(const Expose& expose) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(expose.target.port);
+  if (const int error = ::getaddrinfo(expose.target.host.c_str(), port.c_str(), &hints, &found); error != 0) {
+    return {false, "cannot resolve " + expose.target.host + ": " + ::gai_strerror(error)};
+  }
+  const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> addresses(found, &::freeaddrinfo);
+
+  // Like any client: try each address in the resolver's order until one connects.
+  tl::expected<Socket, std::string> connection = tl::unexpected(std::string("no address"));
+  for (const addrinfo* address = addresses.get(); address != nullptr; address = address->ai_next) {
+    connection = connect_to(*address);
+    if (connection) break;
+  }
+  if (!connection) return {false, connection.error()};
+
+  if (expose.proxy_protocol != ProxyProtocol::none) {
+    const std::string header = proxy_header(expose.proxy_protocol, connection->get());
+    if (header.empty()) return {false, "cannot describe the connection in a PROXY header: " + errno_text(errno)};
+    if (::send(connection->get(), header.data(), header.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(header.size())) {
+      return {false, "cannot send the PROXY header: " + errno_text(errno)};
+    }
+  }
+
+  const auto greeting = read_greeting(connection->get());
+  if (!greeting) return {false, "connected, then " + greeting.error()};
+  const auto expected = expected_greeting(expose.protocol);
+  switch (greeting->kind) {
+    case Greeting::Kind::silent:
+      if (!expected) {
+        // A protocol mailtun does not know may well wait for the client to speak first.
+        return {true, "connected; no greeting within " + std::to_string(probe_timeout.count()) + " s"};
+      }
+      return {false, "connected, but no greeting within " + std::to_string(probe_timeout.count()) +
+                         " s; expected " + std::string(expected->description)};
+    case Greeting::Kind::closed:
+      return {false, "connected, but the server closed the connection without a greeting"};
+    case Greeting::Kind::line: break;
+  }
+  std::string text = sanitised(greeting->line);
+  if (!expected) return {true, text};
+  for (const std::string_view prefix : expected->prefixes) {
+    if (!prefix.empty() && greeting->line.starts_with(prefix)) return {true, text};
+  }
+  return {false, text + " (expected " + std::string(expected->description) + ": is this the right port?)"};
+}
+
+void check(const Io& io, const Options& options) {
+  const Config config = load_config(options.config);  // ConfigError: every error, exit 2
+  write_all(io.out, summary(config));
+  if (!options.probe) return;
+
+  std::size_t failed = 0;
+  for (const Expose& expose : config.exposes) {
+    const ProbeResult result = probe(expose);
+    if (!result.ok) ++failed;
+    write_all(io.out, "expose " + expose.service + " -> " + expose.target.to_string() + ": " + result.text + "\n");
+  }
+  if (failed > 0) {
+    throw CommandError(ExitCode::failure, "mailtun check: " + std::to_string(failed) + " of " +
+                                              std::to_string(config.exposes.size()) + " expose targets failed the probe");
+  }
+}
+
+}  // namespace
+
+void register_check_command(CLI::App& app, Io io) {
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "check", "Validate a configuration file; with --probe also connect to every expose target");
+  command->add_option("-c,--config", options->config, "The configuration file (TOML)")->required();
+  command->add_flag("--probe", options->probe,
+                    "Connect to every expose target and print its greeting (3 s timeout each)");
+  command->callback([io, options] { check(io, *options); });
+}
+
+}  // namespace mailtun::cli

@@ -1,0 +1,148 @@
+#pragma once
+// The configuration file of DESIGN §7 (contract): one TOML file per endpoint, loaded and checked as
+// a whole. Every problem found is reported at once, one line each, in the form
+//   FILE:LINE: KEY: what is wrong; what is expected
+// so that a mail admin fixes a file in one round rather than one error per `mailtun check`.
+// docs/configuration.md is the user's reference for every key.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tl/expected.hpp>
+#include <vector>
+
+#include "cli/command_error.hpp"
+#include "forwarder/service.hpp"
+#include "keys/key.hpp"
+
+namespace mailtun::cli {
+
+/// An IP address literal and a port: where a listener binds. Never a host name, because a
+/// listener binds to one address and a name may resolve to several or change.
+struct SocketAddress {
+  std::string address;  // canonical text (inet_ntop), no brackets: "127.0.0.1", "::1"
+  std::uint16_t port = 0;
+  bool ipv6 = false;
+
+  /// "127.0.0.1:24", or "[::1]:24" for IPv6.
+  [[nodiscard]] std::string to_string() const;
+  /// True for 0.0.0.0 and ::, which take the port on every address of the host.
+  [[nodiscard]] bool is_wildcard() const;
+  friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+};
+
+/// A host (DNS name, IPv4 literal or IPv6 literal) and a port: where a dialer connects. Names are
+/// resolved when connecting, not here (DESIGN §4.4: afresh on every attempt).
+struct HostPort {
+  std::string host;  // as written, without the brackets of an IPv6 literal
+  std::uint16_t port = 0;
+
+  /// "host:port", with brackets around an IPv6 literal.
+  [[nodiscard]] std::string to_string() const;
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+/// Parses "IPv4:port" or "[IPv6]:port" with inet_pton; no DNS. On bad input returns a message of
+/// the form "what is wrong; what is expected" that quotes the input (addresses are not secret).
+[[nodiscard]] tl::expected<SocketAddress, std::string> parse_socket_address(std::string_view text);
+
+/// Parses "host:port" where host is a DNS name, an IPv4 literal or a bracketed IPv6 literal.
+/// Messages as parse_socket_address.
+[[nodiscard]] tl::expected<HostPort, std::string> parse_host_port(std::string_view text);
+
+/// What an expose sends its target before the client's bytes (DESIGN §5).
+enum class ProxyProtocol { none, v1, v2 };
+
+/// "none", "v1", "v2": the words of the configuration file.
+[[nodiscard]] std::string_view to_string(ProxyProtocol proxy_protocol);
+
+inline constexpr std::chrono::seconds default_keepalive{15};
+inline constexpr std::size_t default_max_streams = 1024;
+
+/// [interface]: this endpoint.
+struct Interface {
+  /// For logs and status; defaults to the configuration file's stem ("vps" for vps.toml), which is
+  /// what `mailtun init` names the file after anyway.
+  std::string name;
+  keys::PrivateKey private_key;
+  /// Accept tunnel connections here; absent on an endpoint that only dials.
+  std::optional<SocketAddress> listen;
+  /// For `mailtun status`; relative paths are made relative to the configuration file's directory.
+  std::optional<std::filesystem::path> control_socket;
+};
+
+/// [[peer]]: another endpoint, known by its public key.
+struct Peer {
+  std::string name;
+  keys::PublicKey public_key;
+  /// All zero when none is configured (DESIGN §4.1).
+  keys::PresharedKey psk;
+  /// Set on the side that dials; the peer is then connected to rather than waited for.
+  std::optional<HostPort> endpoint;
+  std::chrono::seconds keepalive = default_keepalive;
+  std::size_t max_streams = default_max_streams;
+};
+
+/// [[forward]]: a local listener whose connections become streams to `service` at `peer`.
+struct Forward {
+  std::string service;
+  SocketAddress listen;
+  std::string peer;  // the name of one of Config::peers
+  forwarder::Protocol protocol = forwarder::Protocol::tcp;
+};
+
+/// [[expose]]: a service that the named peers may open, served by a local target.
+struct Expose {
+  std::string service;
+  HostPort target;
+  std::vector<std::string> peers;  // names from Config::peers, at least one
+  forwarder::Protocol protocol = forwarder::Protocol::tcp;
+  ProxyProtocol proxy_protocol = ProxyProtocol::none;
+  bool allow_any_port = false;
+};
+
+/// A whole, valid configuration: every cross-reference resolves (forward.peer and expose.peers
+/// name peers in `peers`), names and listen addresses are unique, and at least one side of every
+/// peer can start the connection. Move-only, as it holds secret keys.
+struct Config {
+  std::filesystem::path path;  // the file it was loaded from
+  Interface interface;
+  std::vector<Peer> peers;
+  std::vector<Forward> forwards;
+  std::vector<Expose> exposes;
+
+  /// The peer called `name`, or nullptr.
+  [[nodiscard]] const Peer* find_peer(std::string_view name) const;
+};
+
+/// An invalid or unreadable configuration. what() is every error, one per line, in the order of
+/// the file: "FILE:LINE: KEY: what is wrong; what is expected" (a syntax error reads
+/// "FILE:LINE:COLUMN: …", a file that cannot be read "FILE: …"). No message contains the value of
+/// a private key or preshared key, nor anything that looks like one.
+/// A CommandError with exit code 2 (DESIGN §8: a configuration error), so that any subcommand that
+/// loads a configuration ends the way main() ends every failed command: what() on stderr, exit 2.
+class ConfigError : public CommandError {
+ public:
+  explicit ConfigError(std::vector<std::string> errors);
+  /// The lines of what(), without newlines.
+  [[nodiscard]] const std::vector<std::string>& errors() const noexcept { return errors_; }
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+/// Reads and checks the configuration at `path`, including the key files it names (relative key
+/// file paths are relative to the configuration file's directory). Throws ConfigError listing every
+/// problem. A file that holds a private key or preshared key inline must be as private as a key
+/// file (DESIGN §3: no access for group or others).
+[[nodiscard]] Config load_config(const std::filesystem::path& path);
+
+/// As load_config, for text already read, as if it came from `path` (which names the file in
+/// messages and anchors relative paths; it is not read, and its mode is not checked).
+[[nodiscard]] Config parse_config(std::string_view text, const std::filesystem::path& path);
+
+}  // namespace mailtun::cli

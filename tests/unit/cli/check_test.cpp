@@ -1,0 +1,332 @@
+// `mailtun check` run in-process, with pipes for its output: the summary of a valid configuration,
+// exit code 2 with every error for an invalid one, and --probe against loopback servers started
+// here that greet (or do not) the way Postfix and Dovecot do.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "cli/command_error.hpp"
+#include "cli/commands.hpp"
+#include "keys/base64.hpp"
+#include "keys/key.hpp"
+#include "keys/key_file.hpp"
+
+namespace mailtun::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A pipe whose read end is drained on a thread of its own, so a command may write any amount.
+class Capture {
+ public:
+  Capture() {
+    EXPECT_EQ(::pipe(fds_.data()), 0);
+    reader_ = std::thread([this] {
+      std::array<char, 4096> buffer{};
+      ssize_t n = 0;
+      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0) text_.append(buffer.data(), static_cast<std::size_t>(n));
+    });
+  }
+  ~Capture() {
+    if (fds_[1] >= 0) (void)text();
+    ::close(fds_[0]);
+  }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+  [[nodiscard]] int writer() const { return fds_[1]; }
+  /// Closes the write end and returns everything written.
+  std::string text() {
+    ::close(std::exchange(fds_[1], -1));
+    reader_.join();
+    return text_;
+  }
+
+ private:
+  std::array<int, 2> fds_{-1, -1};
+  std::thread reader_;
+  std::string text_;
+};
+
+struct Result {
+  std::string out;
+  std::string err;
+  std::optional<ExitCode> failure;  // set if the command threw CommandError
+  std::string message;
+};
+
+Result run(const std::vector<std::string>& args) {
+  Capture out;
+  Capture err;
+  CLI::App app{"mailtun", "mailtun"};
+  register_check_command(app, Io{0, out.writer(), err.writer()});
+  Result result;
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+    app.parse(reversed);
+  } catch (const CommandError& e) {
+    result.failure = e.exit_code();
+    result.message = e.what();
+  }
+  result.out = out.text();
+  result.err = err.text();
+  return result;
+}
+
+/// A TCP server on 127.0.0.1 (port chosen by the kernel) for one connection: it reads `expect`
+/// bytes if asked to, or a line if `expect_line` (a PROXY header), records them, writes `greeting`
+/// and waits for the client to hang up. Every wait is bounded, so a test that never connects still
+/// ends.
+class GreetingServer {
+ public:
+  explicit GreetingServer(std::string greeting, std::size_t expect = 0, bool expect_line = false)
+      : greeting_(std::move(greeting)), expect_(expect_line ? 108 : expect), expect_line_(expect_line) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~GreetingServer() {
+    thread_.join();
+    ::close(fd_);
+  }
+  GreetingServer(const GreetingServer&) = delete;
+  GreetingServer& operator=(const GreetingServer&) = delete;
+
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  /// What the client sent before the greeting; read only after the command has run.
+  [[nodiscard]] const std::string& received() const { return received_; }
+
+ private:
+  static bool wait(int fd, int timeout_ms) {
+    pollfd entry{.fd = fd, .events = POLLIN, .revents = 0};
+    return ::poll(&entry, 1, timeout_ms) == 1;
+  }
+
+  void serve() {
+    if (!wait(fd_, 10'000)) return;
+    const int client = ::accept(fd_, nullptr, nullptr);
+    if (client < 0) return;
+    while (received_.size() < expect_ && !(expect_line_ && received_.ends_with('\n')) && wait(client, 5'000)) {
+      std::array<char, 1> buffer{};  // a byte at a time, so as not to read past a line
+      const ssize_t n = ::recv(client, buffer.data(), buffer.size(), 0);
+      if (n <= 0) break;
+      received_.append(buffer.data(), static_cast<std::size_t>(n));
+    }
+    if (!greeting_.empty()) (void)::send(client, greeting_.data(), greeting_.size(), MSG_NOSIGNAL);
+    // Until the probe hangs up (it reads one line at most, then closes).
+    std::array<char, 64> buffer{};
+    while (wait(client, 10'000) && ::recv(client, buffer.data(), buffer.size(), 0) > 0) {
+    }
+    ::close(client);
+  }
+
+  std::string greeting_;
+  std::size_t expect_;  // 108: the longest PROXY v1 line
+  bool expect_line_;
+  int fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::string received_;
+  std::thread thread_;
+};
+
+class CheckCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "mailtun-check-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+    dir_ = pattern;
+    keys::write_key_file(dir_ / "vps.key", keys::to_base64(vps_key_.bytes()) + "\n");
+    office_public_ = keys::to_base64(keys::PrivateKey::generate().public_key().bytes());
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  /// Writes a configuration of the VPS with `exposes` appended and returns its path.
+  std::string config(const std::string& exposes) {
+    const std::string text = "[interface]\nname = \"vps\"\nprivate_key_file = \"vps.key\"\nlisten = \"0.0.0.0:7424\"\n"
+                             "[[peer]]\nname = \"office\"\npublic_key = \"" +
+                             office_public_ +
+                             "\"\n[[forward]]\nservice = \"lmtp\"\nlisten = \"127.0.0.1:24\"\npeer = \"office\"\n" + exposes;
+    const fs::path path = dir_ / "vps.toml";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+    ::close(fd);
+    return path.string();
+  }
+
+  static std::string expose(const std::string& service, std::uint16_t port, const std::string& extra = "") {
+    return "[[expose]]\nservice = \"" + service + "\"\ntarget = \"127.0.0.1:" + std::to_string(port) +
+           "\"\npeers = [\"office\"]\nallow_any_port = true\n" + extra;
+  }
+
+  fs::path dir_;
+  keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
+  std::string office_public_;
+};
+
+TEST_F(CheckCommandTest, ValidConfigurationPrintsASummary) {
+  const Result r = run({"check", "--config", config(expose("relay", 10025))});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("interface vps: public key " + keys::to_base64(vps_key_.public_key().bytes()) +
+                       ", listens on 0.0.0.0:7424"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("peer office: accepts; public key " + office_public_ + ", no preshared key"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("forward lmtp: 127.0.0.1:24 -> peer office (lmtp)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("expose relay: peer office -> 127.0.0.1:10025 (smtp, allow_any_port)"), std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find(keys::to_base64(vps_key_.bytes())), std::string::npos);  // never the private key
+}
+
+TEST_F(CheckCommandTest, DialingPeerShowsItsEndpoint) {
+  const std::string text = "[interface]\nprivate_key_file = \"vps.key\"\n[[peer]]\nname = \"vps\"\npublic_key = \"" +
+                           office_public_ + "\"\nendpoint = \"vps.example.org:7424\"\n";
+  const fs::path office = dir_ / "office.toml";
+  const int fd = ::open(office.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  ::close(fd);
+  const Result r = run({"check", "--config", office.string()});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_NE(r.out.find("interface office: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", does not listen"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("peer vps: dials vps.example.org:7424;"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckCommandTest, InvalidConfigurationExitsTwoWithEveryError) {
+  const std::string path = config(
+      "[[expose]]\nservice = \"web\"\nprotocol = \"tcp\"\ntarget = \"127.0.0.1:8080\"\npeers = [\"ofice\"]\n");
+  const Result r = run({"check", "--config", path});
+  ASSERT_EQ(r.failure, ExitCode::usage);
+  EXPECT_NE(r.message.find(path + ":15: expose[0].target: port 8080 is not a mail port"), std::string::npos) << r.message;
+  EXPECT_NE(r.message.find(path + ":16: expose[0].peers[0]: \"ofice\" is not the name of any [[peer]]"),
+            std::string::npos)
+      << r.message;
+  EXPECT_EQ(r.out, "");
+}
+
+TEST_F(CheckCommandTest, MissingConfigOptionIsAUsageError) {
+  CLI::App app{"mailtun", "mailtun"};
+  register_check_command(app, Io{});
+  EXPECT_THROW(app.parse(std::vector<std::string>{"check"}), CLI::RequiredError);
+}
+
+TEST_F(CheckCommandTest, ProbePrintsTheGreeting) {
+  GreetingServer relay("220 office.example ESMTP Postfix\r\n");
+  const Result r = run({"check", "--config", config(expose("relay", relay.port())), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_NE(r.out.find("expose relay -> 127.0.0.1:" + std::to_string(relay.port()) +
+                       ": 220 office.example ESMTP Postfix\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(CheckCommandTest, ProbeShowsOnlyTheFirstLineOfADovecotAuthHandshake) {
+  GreetingServer auth("VERSION\t1\t2\nMECH\tPLAIN\tplaintext\nMECH\tLOGIN\tplaintext\nSPID\t4242\nCUID\t7\n"
+                      "COOKIE\t0123456789abcdef0123456789abcdef\nDONE\n");
+  const Result r = run({"check", "--config", config(expose("dovecot-auth", auth.port())), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_NE(r.out.find("expose dovecot-auth -> 127.0.0.1:" + std::to_string(auth.port()) + ": VERSION 1 2\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("MECH"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckCommandTest, ProbeSanitisesControlCharacters) {
+  GreetingServer relay("220 evil\x1b[2J\x07 \xc3\xa9\r\n");
+  const Result r = run({"check", "--config", config(expose("relay", relay.port())), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_NE(r.out.find(": 220 evil?[2J? ??\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+}
+
+TEST_F(CheckCommandTest, ProbeCatchesATargetSpeakingAnotherProtocol) {
+  GreetingServer auth("VERSION\t1\t2\nDONE\n");  // Dovecot auth where LMTP was meant
+  const Result r = run({"check", "--config", config(expose("lmtp", auth.port())), "--probe"});
+  ASSERT_EQ(r.failure, ExitCode::failure);
+  EXPECT_NE(r.out.find(": VERSION 1 2 (expected an LMTP greeting"), std::string::npos) << r.out;
+  EXPECT_NE(r.message.find("1 of 1 expose targets failed"), std::string::npos) << r.message;
+}
+
+TEST_F(CheckCommandTest, ProbeSendsAProxyHealthCheckHeaderFirst) {
+  constexpr std::string_view v2_local("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16);
+  GreetingServer imap("* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n", v2_local.size());
+  const Result r = run({"check", "--config", config(expose("imap", imap.port(), "proxy_protocol = \"v2\"\n")), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message;
+  EXPECT_EQ(imap.received(), v2_local);
+  EXPECT_NE(r.out.find(": * OK [CAPABILITY IMAP4rev1] Dovecot ready.\n"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckCommandTest, ProbeSendsAProxyV1LineDescribingItsOwnConnection) {
+  GreetingServer smtp("220 office.example ESMTP\r\n", 0, true);
+  const Result r = run({"check", "--config", config(expose("submission", smtp.port(), "proxy_protocol = \"v1\"\n")), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message;
+  // Postfix refuses "PROXY UNKNOWN", so the line names real addresses.
+  const std::string prefix = "PROXY TCP4 127.0.0.1 127.0.0.1 ";
+  EXPECT_TRUE(smtp.received().starts_with(prefix)) << smtp.received();
+  EXPECT_TRUE(smtp.received().ends_with(" " + std::to_string(smtp.port()) + "\r\n")) << smtp.received();
+  EXPECT_NE(r.out.find(": 220 office.example ESMTP\n"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckCommandTest, ProbeReportsConnectionRefused) {
+  // A bound socket that does not listen: connections to its port are refused, and no other test
+  // can take the port meanwhile.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::uint16_t port = ntohs(address.sin_port);
+
+  GreetingServer relay("220 ok\r\n");
+  const Result r = run({"check", "--config", config(expose("lmtp", port) + expose("relay", relay.port())), "--probe"});
+  ::close(fd);
+  ASSERT_EQ(r.failure, ExitCode::failure);
+  EXPECT_NE(r.out.find("expose lmtp -> 127.0.0.1:" + std::to_string(port) + ": connection refused\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("expose relay -> 127.0.0.1:" + std::to_string(relay.port()) + ": 220 ok\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.message.find("1 of 2 expose targets failed"), std::string::npos) << r.message;
+}
+
+TEST_F(CheckCommandTest, ProbeReportsASilentServerAfterTheTimeout) {
+  GreetingServer silent("");
+  const auto start = std::chrono::steady_clock::now();
+  const Result r = run({"check", "--config", config(expose("relay", silent.port())), "--probe"});
+  const auto waited = std::chrono::steady_clock::now() - start;
+  ASSERT_EQ(r.failure, ExitCode::failure);
+  EXPECT_NE(r.out.find(": connected, but no greeting within 3 s"), std::string::npos) << r.out;
+  EXPECT_GE(waited, std::chrono::milliseconds(2900));
+  EXPECT_LT(waited, std::chrono::seconds(6));
+}
+
+}  // namespace
+}  // namespace mailtun::cli
