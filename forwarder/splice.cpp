@@ -88,6 +88,7 @@ void Splice::on_local_readable() {
     ++counters_->refused;
     return abandon();
   }
+  sent_any_ = true;
   counters_->bytes_to_peer += connection->send(id_, tunnel::Bytes(buffer.data(), n));
   read_local();
 }
@@ -167,9 +168,10 @@ void Splice::on_reset(const tunnel::StreamReset& reset) {
   if (done_) return;
   done_ = true;
   ++counters_->refused;
-  if (side_ == Side::forward && !received_any_) {
-    // Refused before the service said anything: answer in the client's own protocol so Postfix
-    // defers with a reason instead of a bare "lost connection" (DESIGN §5).
+  if (side_ == Side::forward && !received_any_ && !sent_any_) {
+    // Refused before anything moved: answer in the client's own protocol so Postfix defers with a
+    // reason instead of a bare "lost connection" (DESIGN §5). Once the client has sent anything,
+    // a clean close could pass for success, so that case is a reset like any other.
     spdlog::info("service {}: stream refused by peer: {}{}{}", log_name_, tunnel::to_string(reset.code),
                  reset.reason.empty() ? "" : ": ", reset.reason);
     const auto reply = unavailable_reply(protocol_, "mailtun: " + std::string(tunnel::to_string(reset.code)));

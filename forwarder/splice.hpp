@@ -68,6 +68,7 @@ class Splice : public tunnel::asio::StreamSink, public std::enable_shared_from_t
   bool remote_fin_ = false;      // peer sent FIN: shut our write side once pending_ is out
   bool write_shut_ = false;
   bool received_any_ = false;    // the service said something: a later failure is a reset, not 421
+  bool sent_any_ = false;        // the client said something: likewise
   bool done_ = false;
 };
 

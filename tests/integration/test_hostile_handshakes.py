@@ -1,0 +1,136 @@
+"""Hostile handshakes get zero bytes, and the endpoint keeps serving the real peer (DESIGN §4.1).
+
+Each test ends by checking that a fresh connection through the vps forward still works over the
+real office's connection, which was never dropped ("peer office down" is never logged)."""
+
+import os
+import socket
+import struct
+import time
+import unittest
+
+from harness import TunnelTestCase, connect, read_until_closed, recv_until_eof
+
+MESSAGE1_LEN = 130  # u16 length | type 1 | 3 zero | e 32 | s 48 | payload 28 | mac1 16
+# If the responder has not closed by then, it is waiting for the 5 s handshake deadline instead
+# of rejecting what it got (rule 1).
+PROMPT_CLOSE = 4.0
+
+
+class HostileHandshakes(TunnelTestCase):
+    def setUp(self):
+        super().setUp()
+        self.echo = self.h.echo_server()
+
+    def start(self, office_dials=None):
+        vps, office = self.h.vps_and_office(office_dials=office_dials)
+        office.add_expose("echo", self.echo.port, ["vps"], protocol="tcp")
+        self.forward_port = vps.add_forward("echo", "office", protocol="tcp")
+        self.h.start_pair(vps, office)
+        self.vps, self.office = vps, office
+        return vps, office
+
+    def send_and_expect_silence(self, data: bytes, source: str, within: float = PROMPT_CLOSE):
+        """Sends `data` to the vps tunnel port; the vps must close without sending one byte."""
+        started = time.monotonic()
+        with connect(self.vps.listen_port, source=source) as s:
+            s.sendall(data)
+            got, how = read_until_closed(s, started + within + 4)
+        elapsed = time.monotonic() - started
+        self.assertEqual(got, b"", "the vps sent bytes to a stranger")
+        self.assertNotEqual(how, "timeout", f"the vps did not close within {within + 4:.0f} s")
+        self.assertLess(elapsed, within, f"closed ({how}) only after {elapsed:.1f} s")
+        return elapsed
+
+    def assert_real_peer_unaffected(self):
+        data = os.urandom(100_000)
+        with connect(self.forward_port) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(c, len(data), time.monotonic() + 10), data)
+        for e in (self.vps, self.office):
+            self.assertTrue(e.running(), f"{e.name} exited")
+        self.assertEqual(self.vps.count_log(r"peer office down"), 0)
+        self.assertEqual(self.office.count_log(r"peer vps down"), 0)
+        self.assertEqual(self.vps.count_log(r"peer office up"), 1)
+        self.assertEqual(self.vps.count_log(r"replaces the one"), 0)
+
+    # (a) garbage
+
+    def test_random_bytes_get_nothing(self):
+        self.start()
+        self.send_and_expect_silence(os.urandom(4096), source="127.0.0.2")
+        # Right framing (length, type 1, zero padding), random body: fails mac1.
+        framed = struct.pack(">HB3x", MESSAGE1_LEN - 2, 1) + os.urandom(MESSAGE1_LEN - 6)
+        self.send_and_expect_silence(framed, source="127.0.0.2")
+        # A message 2 sent to the responder: wrong type.
+        wrong_type = struct.pack(">HB3x", 64 + 4, 2) + os.urandom(64)
+        self.send_and_expect_silence(wrong_type, source="127.0.0.2")
+        # Rejected by the handshake (rule 1), not merely by the rate limiter (rule 2).
+        self.vps.wait_for_log(r"connection from 127\.0\.0\.2:\d+ closed: handshake failed", count=3)
+        self.assert_real_peer_unaffected()
+
+    def test_silent_connection_is_closed_after_handshake_deadline(self):
+        self.start()
+        started = time.monotonic()
+        with connect(self.vps.listen_port, source="127.0.0.2") as s:
+            s.sendall(struct.pack(">HB", MESSAGE1_LEN - 2, 1))  # the start of a message 1, then nothing
+            got, how = read_until_closed(s, started + 10)
+        elapsed = time.monotonic() - started
+        self.assertEqual(got, b"")
+        self.assertNotEqual(how, "timeout", "the vps never closed a connection that sent nothing")
+        self.assertGreater(elapsed, 4.0, "closed before the 5 s handshake deadline")
+        self.assertLess(elapsed, 8.0, "not closed at the 5 s handshake deadline")
+        self.assert_real_peer_unaffected()
+
+    # (b) a well-formed message 1 from a key the vps does not know
+
+    def test_unknown_initiator_key_gets_nothing(self):
+        vps, _ = self.start()
+        proxy = self.h.proxy(vps.listen_port, source="127.0.0.2", name="rogue-proxy")
+        rogue = self.h.endpoint("rogue")
+        rogue.add_peer(vps, dial_port=proxy.port, name="vps")  # knows the vps's public key
+        rogue.start()
+        proxy.wait_for(lambda conns: any(len(c.to_server) >= MESSAGE1_LEN and c.server_closed.is_set()
+                                         for c in conns),
+                       what="a complete message 1 from the rogue, and the vps closing that connection")
+        rogue.wait_for_log(r"peer vps: .*; retrying")
+        rogue.stop()
+        conns = list(proxy.connections)
+        self.assertGreaterEqual(len(conns), 1)
+        for c in conns:
+            self.assertEqual(bytes(c.to_client), b"", "the vps answered the rogue")
+        first = bytes(conns[0].to_server[:MESSAGE1_LEN])
+        self.assertEqual(first[:6], struct.pack(">HB3x", MESSAGE1_LEN - 2, 1), "the rogue sent a real message 1")
+        self.assertEqual(rogue.count_log(r"peer vps up"), 0)
+        self.vps.wait_for_log(r"connection from 127\.0\.0\.2:\d+ closed: handshake failed")
+        self.assert_real_peer_unaffected()
+
+    # (c) the real office's message 1, replayed
+
+    def test_replayed_message1_gets_nothing(self):
+        # The office dials through the recording proxy so its message 1 can be captured.
+        vps, office = self.h.vps_and_office()
+        proxy = self.h.proxy(vps.listen_port, source="127.0.0.3", name="office-proxy")
+        office.dial_via("vps", proxy.port)
+        office.add_expose("echo", self.echo.port, ["vps"], protocol="tcp")
+        self.forward_port = vps.add_forward("echo", "office", protocol="tcp")
+        self.h.start_pair(vps, office)
+        self.vps, self.office = vps, office
+
+        proxy.wait_for(lambda conns: len(conns) >= 1 and len(conns[0].to_server) >= MESSAGE1_LEN,
+                       what="the office's message 1")
+        message1 = bytes(proxy.connections[0].to_server[:MESSAGE1_LEN])
+        self.assertEqual(message1[:6], struct.pack(">HB3x", MESSAGE1_LEN - 2, 1))
+        self.assertGreater(len(proxy.connections[0].to_client), 0, "the real office got a message 2")
+
+        self.send_and_expect_silence(message1, source="127.0.0.4")
+        # The same again, followed by more bytes, as an attacker would continue.
+        self.send_and_expect_silence(message1 + os.urandom(200), source="127.0.0.4")
+        self.vps.wait_for_log(r"connection from 127\.0\.0\.4:\d+ closed: handshake failed", count=2)
+        self.assert_real_peer_unaffected()
+        self.assertEqual(len(proxy.connections), 1, "the office had to reconnect")
+
+
+if __name__ == "__main__":
+    unittest.main()
