@@ -1,0 +1,950 @@
+#!/usr/bin/env bash
+# End-to-end proof of mailtun's mission (DESIGN §10): Debian's real Postfix on a "vps" and real Dovecot
+# in an "office", each in its own network namespace, joined only by mailtun; an "attacker" (who is also
+# "the Internet") on the same link. See docs/e2e.md for the drawing and what each scenario asserts.
+#
+#   sudo tests/e2e/run.sh build/cli/mailtun        (or MAILTUN=… tests/e2e/run.sh)
+#
+# Builds nothing. Exit 0: every check passed; 1: a check failed; 2: usage; 77: skipped (not root or
+# no `ip netns`). Everything it creates (namespaces mt-e2e-PID-*, a temp dir, Postfix, Dovecot and
+# mailtun processes) is removed on exit, on failure and on interruption. Environment knobs:
+#   E2E_KEEP=1         keep the temp dir (configs and logs) for a post-mortem; namespaces still go
+#   E2E_ONLY="1 2 5"   run only these scenarios (the tunnel, Postfix and Dovecot are always set up)
+#   E2E_LOAD=1000      messages in scenario 6;  E2E_OUTAGE=500  messages in scenario 7
+#   E2E_SIZE=2000      message size in bytes for scenarios 6 and 7
+#   E2E_KILL=office    the endpoint scenario 7 kills twice (office or vps)
+#   E2E_SIGNAL=KILL    the signal it uses (TERM: a graceful restart that drains)
+#   E2E_NET=10.203.0   the private /24 used inside the namespaces (never routed anywhere else)
+#   E2E_DOCS=0         do not update the "last run" table in docs/e2e.md
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+tool="$here/e2e_tool.py"
+
+skip() {
+  echo "=================================================================" >&2
+  echo "SKIPPED: $*" >&2
+  echo "=================================================================" >&2
+  exit 77
+}
+
+[ "$(id -u)" -eq 0 ] || skip "tests/e2e/run.sh needs root (network namespaces, Postfix, Dovecot); run it with sudo"
+command -v ip >/dev/null 2>&1 || skip "the ip command (iproute2) is not installed"
+probe_ns="mt-e2e-$$-probe"
+if ! ip netns add "$probe_ns" >/dev/null 2>&1; then
+  skip "\`ip netns\` is unavailable here (cannot create a network namespace)"
+fi
+ip netns del "$probe_ns" >/dev/null 2>&1
+
+MAILTUN=${1:-${MAILTUN:-}}
+if [ -z "$MAILTUN" ] || [ ! -x "$MAILTUN" ]; then
+  echo "usage: $0 PATH/TO/mailtun   (or MAILTUN=PATH $0); build it first with scripts/build.sh" >&2
+  exit 2
+fi
+MAILTUN=$(cd "$(dirname "$MAILTUN")" && pwd)/$(basename "$MAILTUN")
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3 || true)
+missing=()
+for t in postfix postconf postqueue smtp-source dovecot doveadm swaks ss "$PY"; do
+  command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "FAIL: missing tools: ${missing[*]} (install them with: bash scripts/install-deps.sh)" >&2
+  exit 1
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Names, addresses, state
+
+net=${E2E_NET:-10.203.0}
+vps_ip=$net.1
+office_ip=$net.2
+attacker_ip=$net.66
+tun_port=7424
+prefix="mt-e2e-$$"
+ns_sw=$prefix-sw
+ns_vps=$prefix-vps
+ns_office=$prefix-office
+ns_attacker=$prefix-attacker
+all_ns=("$ns_vps" "$ns_office" "$ns_attacker" "$ns_sw")
+only=" ${E2E_ONLY:-1 2 3 4 5 6 7} "
+n_load=${E2E_LOAD:-1000}
+n_outage=${E2E_OUTAGE:-500}
+msg_size=${E2E_SIZE:-2000}
+kill_side=${E2E_KILL:-office}
+kill_signal=${E2E_SIGNAL:-KILL}
+
+T=""
+declare -A mt_pid=()         # mailtun PIDs by side (vps, office, rogue)
+bg_pids=()                   # other background helpers we started
+dovecot_pid=""
+failures=0
+checks=()                    # "PASS|FAIL<TAB>name<TAB>detail"
+summary=()                   # "scenario<TAB>delivered<TAB>lost<TAB>duplicated<TAB>deferred<TAB>seconds"
+run_start=$(date +%s)
+
+say() { printf '[%4ds] %s\n' $(( $(date +%s) - run_start )) "$*"; }
+ms() { date +%s%3N; }
+secs_since() { awk -v a="$1" -v b="$(ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+
+check() {  # check PASS|FAIL NAME DETAIL
+  local status=$1 name=$2 detail=$3
+  checks+=("$status"$'\t'"$name"$'\t'"$detail")
+  [ "$status" = PASS ] || failures=$((failures + 1))
+  printf '  %-4s  %-58s %s\n' "$status" "$name" "$detail"
+}
+pass() { check PASS "$1" "$2"; }
+fail() { check FAIL "$1" "$2"; }
+row() { summary+=("$1"$'\t'"$2"$'\t'"$3"$'\t'"$4"$'\t'"$5"$'\t'"$6"); }
+
+# wait_until SECONDS COMMAND...: polls every 0.3 s; returns 1 when the deadline passes
+wait_until() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  while :; do
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.3
+  done
+}
+
+in_vps() { ip netns exec "$ns_vps" "$@"; }
+in_office() { ip netns exec "$ns_office" "$@"; }
+in_attacker() { ip netns exec "$ns_attacker" "$@"; }
+tool() { local ns=$1; shift; ip netns exec "$ns" timeout 120 "$PY" "$tool" "$@"; }
+pf() { postfix -c "$T/vps/postfix" "$@"; }
+pq() { postqueue -c "$T/vps/postfix" "$@"; }
+maillog() { echo "$T/vps/maillog"; }
+log_offset() { stat -c %s "$(maillog)" 2>/dev/null || echo 0; }
+
+# listening NS ADDR:PORT...: every given local address has a listening TCP socket (no connection
+# is made: a probe connection would count as a client in Postfix's and Dovecot's logs)
+listening() {
+  local ns=$1 a have; shift
+  have=$(ip netns exec "$ns" ss -ltnH | awk '{ print $4 }')
+  for a in "$@"; do grep -qxF -- "$a" <<<"$have" || return 1; done
+}
+
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# stop_pid PID [SECONDS]: TERM, then KILL after the grace time; only PIDs this script started
+stop_pid() {
+  local pid=$1 grace=${2:-5} i
+  pid_alive "$pid" || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < grace * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+  pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  set +e
+  if [ -n "$T" ] && [ -d "$T" ]; then
+    if [ "$rc" -ne 0 ] || [ "$failures" -gt 0 ]; then
+      for f in mailtun-vps.log mailtun-office.log vps/maillog office/dovecot.log; do
+        [ -s "$T/$f" ] || continue
+        echo "----- last lines of $f -----"
+        tail -n 15 "$T/$f"
+      done
+    fi
+  fi
+  for pid in "${bg_pids[@]}"; do stop_pid "$pid" 2; done
+  for side in "${!mt_pid[@]}"; do stop_pid "${mt_pid[$side]}" 5; done
+  if [ -n "$T" ] && [ -f "$T/vps/postfix/main.cf" ]; then
+    timeout 30 postfix -c "$T/vps/postfix" stop >/dev/null 2>&1
+    local master
+    master=$(sed -n '1s/ //gp' "$T/vps/spool/pid/master.pid" 2>/dev/null)
+    if pid_alive "$master"; then
+      timeout 10 postfix -c "$T/vps/postfix" abort >/dev/null 2>&1
+      sleep 1
+      pid_alive "$master" && kill -KILL "$master" 2>/dev/null
+    fi
+  fi
+  [ -n "$dovecot_pid" ] && stop_pid "$dovecot_pid" 10
+  # Whatever is still inside our own namespaces was started by this script (a Postfix or Dovecot
+  # child that outlived its master): end it, then delete the namespaces.
+  for ns in "${all_ns[@]}"; do
+    ip netns list 2>/dev/null | grep -qw -- "$ns" || continue
+    local pids
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    if [ -n "$pids" ]; then
+      kill -TERM $pids 2>/dev/null; sleep 1
+      pids=$(ip netns pids "$ns" 2>/dev/null)
+      [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+    fi
+    ip netns del "$ns" 2>/dev/null
+  done
+  if [ -n "$T" ] && [ -d "$T" ]; then
+    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; echo "interrupted: cleaning up"; exit 130' INT TERM HUP
+
+# ---------------------------------------------------------------------------------------------------
+# Topology: a bridge in its own namespace, one veth port per host namespace, private /24
+
+setup_network() {
+  local ns
+  for ns in "${all_ns[@]}"; do ip netns add "$ns" || return 1; done
+  ip -n "$ns_sw" link add br0 type bridge || return 1
+  ip -n "$ns_sw" link set br0 up
+  local host addr
+  for host in vps office attacker; do
+    ns=$prefix-$host
+    case $host in vps) addr=$vps_ip ;; office) addr=$office_ip ;; attacker) addr=$attacker_ip ;; esac
+    ip -n "$ns_sw" link add "p-$host" type veth peer name eth0 netns "$ns" || return 1
+    ip -n "$ns_sw" link set "p-$host" master br0 up
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$addr/24" dev eth0
+    ip -n "$ns" link set eth0 up
+  done
+  ip -n "$ns_sw" link set lo up
+  for host in vps office attacker; do
+    wait_until 10 eval "ip -n $prefix-$host link show eth0 | grep -q 'state UP'" || return 1
+  done
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Keys and mailtun configurations (DESIGN §7)
+
+setup_mailtun() {
+  local d
+  for d in vps office attacker; do mkdir -p "$T/$d"; done
+  (umask 077
+   "$MAILTUN" genkey > "$T/vps/vps.key"
+   "$MAILTUN" genkey > "$T/office/office.key"
+   "$MAILTUN" genkey > "$T/attacker/rogue.key"
+   "$MAILTUN" genpsk > "$T/vps/office.psk"
+   cp "$T/vps/office.psk" "$T/office/vps.psk") || return 1
+  local vps_pub office_pub
+  vps_pub=$("$MAILTUN" pubkey < "$T/vps/vps.key") || return 1
+  office_pub=$("$MAILTUN" pubkey < "$T/office/office.key") || return 1
+  cat > "$T/vps/mailtun.toml" <<EOF
+[interface]
+name = "vps"
+private_key_file = "$T/vps/vps.key"
+listen = "$vps_ip:$tun_port"
+
+[[peer]]
+name = "office"
+public_key = "$office_pub"
+preshared_key_file = "$T/vps/office.psk"
+keepalive = 3
+
+[[forward]]
+service = "lmtp"
+listen = "127.0.0.1:24"
+peer = "office"
+
+[[forward]]
+service = "dovecot-auth"
+listen = "127.0.0.1:3659"
+peer = "office"
+
+[[expose]]
+service = "relay"
+target = "127.0.0.1:10025"
+peers = ["office"]
+EOF
+  cat > "$T/office/mailtun.toml" <<EOF
+[interface]
+name = "office"
+private_key_file = "$T/office/office.key"
+
+[[peer]]
+name = "vps"
+public_key = "$vps_pub"
+preshared_key_file = "$T/office/vps.psk"
+endpoint = "$vps_ip:$tun_port"
+keepalive = 3
+
+[[expose]]
+service = "lmtp"
+target = "127.0.0.1:24"
+peers = ["vps"]
+
+[[expose]]
+service = "dovecot-auth"
+target = "127.0.0.1:3659"
+peers = ["vps"]
+
+[[forward]]
+service = "relay"
+listen = "127.0.0.1:2525"
+peer = "vps"
+EOF
+  # The attacker's own endpoint: it knows the vps's public key (public keys are public) but its own
+  # key is no configured peer's.
+  cat > "$T/attacker/rogue.toml" <<EOF
+[interface]
+name = "rogue"
+private_key_file = "$T/attacker/rogue.key"
+
+[[peer]]
+name = "vps"
+public_key = "$vps_pub"
+endpoint = "127.0.0.1:$tun_port"
+
+[[forward]]
+service = "lmtp"
+listen = "127.0.0.1:24"
+peer = "vps"
+EOF
+  "$MAILTUN" check --config "$T/vps/mailtun.toml" >"$T/vps/check.out" 2>&1 || { cat "$T/vps/check.out"; return 1; }
+  "$MAILTUN" check --config "$T/office/mailtun.toml" >"$T/office/check.out" 2>&1 || { cat "$T/office/check.out"; return 1; }
+}
+
+start_mailtun() {  # start_mailtun SIDE NAMESPACE CONFIG
+  local side=$1 ns=$2 config=$3
+  ip netns exec "$ns" "$MAILTUN" up --config "$config" --log-level debug >>"$T/mailtun-$side.log" 2>&1 &
+  mt_pid[$side]=$!
+}
+
+# A forward's client sees Dovecot's LMTP greeting once the tunnel is up, mailtun's 421 before.
+lmtp_through_tunnel() { tool "$ns_vps" banner 127.0.0.1 24 --timeout 3 | grep -q '^220 '; }
+
+# ---------------------------------------------------------------------------------------------------
+# Dovecot in the office: LMTP and auth on loopback only, passwd-file users, maildirs under $T
+
+setup_dovecot() {
+  local d=$T/office
+  mkdir -p "$d/run" "$d/state" "$d/mail"
+  chown mail:mail "$d/mail"
+  cat > "$d/users" <<EOF
+alice@example.test:{PLAIN}alice-secret-pw:8:8::$d/mail/alice::
+bob@example.test:{PLAIN}bob-secret-pw:8:8::$d/mail/bob::
+EOF
+  chown root:dovecot "$d/users"; chmod 640 "$d/users"
+  cat > "$d/dovecot.conf" <<EOF
+# mailtun e2e: the office's Dovecot. Nothing listens on anything but loopback.
+instance_name = $prefix
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 8
+last_valid_uid = 8
+mail_location = maildir:~/Maildir
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $d/users
+}
+userdb {
+  driver = passwd-file
+  args = $d/users
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = 24
+  }
+}
+service auth {
+  inet_listener {
+    address = 127.0.0.1
+    port = 3659
+  }
+}
+protocol lmtp {
+  postmaster_address = postmaster@example.test
+}
+EOF
+  ip netns exec "$ns_office" dovecot -F -c "$d/dovecot.conf" >>"$d/dovecot.out" 2>&1 &
+  dovecot_pid=$!
+  wait_until 20 listening "$ns_office" 127.0.0.1:24 127.0.0.1:3659 \
+    || { cat "$d/dovecot.out" "$d/dovecot.log" 2>/dev/null; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Postfix on the vps: its own config_directory, queue and data directories under $T
+
+setup_postfix() {
+  local d=$T/vps
+  mkdir -p "$d/postfix" "$d/spool" "$d/data" "$d/sink"
+  chown nobody:nogroup "$d/sink"
+  chown postfix:postfix "$d/data"
+  cat > "$d/sink.sh" <<EOF
+#!/bin/sh
+# Transport "sink": where mail for the outside world ends, so nothing leaves the namespaces.
+umask 022
+exec cat > "$d/sink/\$1.\$\$.eml"
+EOF
+  chmod 755 "$d/sink.sh"
+  cat > "$d/postfix/main.cf" <<EOF
+# mailtun e2e: the vps's Postfix. Its own instance; /etc/postfix is never read or written.
+compatibility_level = 3.6
+config_directory = $d/postfix
+queue_directory = $d/spool
+data_directory = $d/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.example.test
+mydomain = example.test
+myorigin = \$mydomain
+mydestination =
+local_recipient_maps =
+local_transport = error:5.1.1 no local delivery in this test
+alias_maps =
+alias_database =
+mynetworks =
+inet_interfaces = all
+inet_protocols = ipv4
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+lmtp_dns_support_level = disabled
+biff = no
+notify_classes =
+smtputf8_enable = no
+enable_long_queue_ids = yes
+maillog_file = $d/maillog
+maillog_file_prefixes = $T
+
+# Fast retries for the outage scenario.
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 15s
+maximal_queue_lifetime = 1d
+bounce_queue_lifetime = 1d
+
+# Mailboxes live in the office: LMTP through mailtun's forward.
+virtual_mailbox_domains = example.test
+virtual_transport = lmtp:[127.0.0.1]:24
+lmtp_tls_security_level = none
+
+# Outside domains go to a local sink.
+transport_maps = inline:{ example.net=sink: }
+default_transport = sink:
+relay_transport = sink:
+sink_destination_recipient_limit = 1
+
+# SASL: Dovecot's auth service in the office, through mailtun's forward.
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = inet:127.0.0.1:3659
+smtpd_sasl_auth_enable = no
+broken_sasl_auth_clients = yes
+smtpd_tls_security_level = none
+smtpd_tls_auth_only = no
+
+# Recipients are verified by an LMTP probe through the tunnel.
+smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+smtpd_recipient_restrictions = reject_unverified_recipient
+unverified_recipient_reject_code = 550
+EOF
+  cat > "$d/postfix/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command
+smtp      inet  n       -       n       -       -       smtpd
+submission inet n       -       n       -       -       smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_client_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=
+127.0.0.1:10025 inet n  -       n       -       -       smtpd
+  -o syslog_name=postfix/relay-in
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+sink      unix  -       n       n       -       -       pipe
+  flags=Rq user=nobody argv=$d/sink.sh \${queue_id}
+EOF
+  touch "$d/maillog"
+  pf check >"$d/postfix.check" 2>&1 || { cat "$d/postfix.check"; return 1; }
+  in_vps postfix -c "$d/postfix" start >"$d/postfix.start" 2>&1 || { cat "$d/postfix.start"; return 1; }
+  wait_until 20 listening "$ns_vps" 0.0.0.0:25 0.0.0.0:587 127.0.0.1:10025 \
+    || { cat "$d/postfix.start" "$d/maillog"; return 1; }
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Small SMTP helpers (swaks); every call bounded
+
+# swaks_rcpt_reply NS SERVER RCPT: the server's final reply line to RCPT TO (or the connect error)
+swaks_rcpt_reply() {
+  local ns=$1 server=$2 rcpt=$3 out
+  out=$(ip netns exec "$ns" timeout 30 swaks --server "$server" --helo client.example.net \
+          --from sender@example.net --to "$rcpt" --quit-after RCPT --timeout 20 2>&1)
+  printf '%s\n' "$out" | awk '/ -> RCPT TO/ { r = 1; next } r && /^<[-*~]+ / { print; exit }' \
+    | sed -E 's/^<[-*~]+ +//'
+}
+
+# retry_rcpt NS SERVER RCPT SECONDS: repeats while the answer is "verification in progress"
+retry_rcpt() {
+  local ns=$1 server=$2 rcpt=$3 secs=$4 deadline reply tries=0
+  deadline=$(( $(date +%s) + secs ))
+  while :; do
+    tries=$((tries + 1))
+    reply=$(swaks_rcpt_reply "$ns" "$server" "$rcpt")
+    case $reply in
+      *"in progress"*|"") [ "$(date +%s)" -lt "$deadline" ] || break; sleep 1 ;;
+      *) break ;;
+    esac
+  done
+  echo "$tries|$reply"
+}
+
+# send_mail NS SERVER FROM TO MESSAGE-ID [extra swaks args]: 0 when the message was accepted
+send_mail() {
+  local ns=$1 server=$2 from=$3 to=$4 mid=$5; shift 5
+  ip netns exec "$ns" timeout 40 swaks --server "$server" --helo client.example.net --from "$from" --to "$to" \
+    --header "Message-Id: $mid" --header "Subject: mailtun e2e $mid" --body "mailtun e2e test message $mid" \
+    --timeout 30 "$@" >"$T/swaks.last" 2>&1
+}
+
+maildir_has() {  # maildir_has USER MESSAGE-ID
+  grep -rlixF -- "Message-Id: $2" "$T/office/mail/$1/Maildir/new" "$T/office/mail/$1/Maildir/cur" 2>/dev/null | grep -q .
+}
+
+qid_deferrals() {  # how often Postfix deferred this queue id
+  local n=0
+  [ -n "$1" ] && n=$(grep -c "postfix/.*: $1: .*status=deferred" "$(maillog)")
+  echo "${n:-0}"
+}
+
+# prime_verify RCPT: until the address verification cache knows RCPT (so load is not refused with
+# "verification in progress")
+prime_verify() {
+  local r
+  r=$(retry_rcpt "$ns_attacker" "$vps_ip:25" "$1" 60)
+  [[ ${r#*|} =~ ^250 ]] || say "  warning: RCPT $1 not accepted: ${r#*|}"
+}
+
+queue_empty() { pq -p 2>/dev/null | grep -q 'Mail queue is empty'; }
+
+# mail_settle SENDER USER SECONDS: flush until the queue is empty and every accepted message of
+# SENDER is delivered, or the deadline passes
+mail_settle() {
+  local sender=$1 user=$2 secs=$3 offset=$4 deadline last_flush=0 stats
+  deadline=$(( $(date +%s) + secs ))
+  while :; do
+    if queue_empty; then
+      stats=$(tool "$ns_vps" mailstats --maillog "$(maillog)" --offset "$offset" --sender "$sender" \
+                --maildir "$T/office/mail/$user/Maildir")
+      [ "$(jq_get "$stats" lost)" = 0 ] && return 0
+    fi
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    if [ $(( $(date +%s) - last_flush )) -ge 8 ]; then pq -f >/dev/null 2>&1; last_flush=$(date +%s); fi
+    sleep 1
+  done
+}
+
+jq_get() { "$PY" -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print(v if v is not None else "")' "$1" "$2"; }
+
+# ---------------------------------------------------------------------------------------------------
+# Scenarios
+
+scenario_1_delivery() {
+  echo; say "Scenario 1: inbound mail, Internet -> vps:25 -> LMTP through the tunnel -> Dovecot"
+  local t0 mid tries=0 deadline
+  t0=$(ms)
+  mid="<e2e-1.$$.$(date +%s)@example.net>"
+  deadline=$(( $(date +%s) + 60 ))
+  until send_mail "$ns_attacker" "$vps_ip:25" bob@example.net alice@example.test "$mid"; do
+    tries=$((tries + 1))
+    [ "$(date +%s)" -lt "$deadline" ] || break
+    sleep 2
+  done
+  if ! grep -q '^<-  250 .*queued as' "$T/swaks.last"; then
+    fail "1 delivery: vps:25 accepts mail for alice" "$(grep -E '^<\*\*' "$T/swaks.last" | tail -1)"
+    row "1 delivery" 0 1 0 "$tries" "$(secs_since "$t0")"
+    return
+  fi
+  local deferred
+  if wait_until 60 maildir_has alice "$mid"; then
+    local file
+    file=$(grep -rlixF -- "Message-Id: $mid" "$T/office/mail/alice/Maildir/" | head -1)
+    pass "1 delivery: message in alice's maildir, Message-ID intact" "$mid in Maildir/$(basename "$(dirname "$file")")/ after $(secs_since "$t0") s"
+    deferred=$(qid_deferrals "$(grep -o 'queued as [0-9A-Za-z]*' "$T/swaks.last" | cut -d' ' -f3)")
+    row "1 delivery" 1 0 0 "$deferred" "$(secs_since "$t0")"
+  else
+    fail "1 delivery: message in alice's maildir, Message-ID intact" "not delivered within 60 s"
+    row "1 delivery" 0 1 0 - "$(secs_since "$t0")"
+  fi
+}
+
+scenario_2_sasl() {
+  echo; say "Scenario 2: SASL AUTH PLAIN on vps:587 against Dovecot's auth service in the office"
+  local t0 out
+  t0=$(ms)
+  out=$(in_attacker timeout 40 swaks --server "$vps_ip:587" --helo client.example.net --quit-after AUTH \
+          --auth PLAIN --auth-user alice@example.test --auth-password alice-secret-pw --timeout 30 2>&1)
+  if printf '%s\n' "$out" | grep -qE '^<-+ +235 '; then
+    pass "2 SASL: right password" "$(printf '%s\n' "$out" | grep -E '^<-+ +235 ' | sed -E 's/^<-+ +//')"
+  else
+    fail "2 SASL: right password" "$(printf '%s\n' "$out" | grep -E '^(<\*\*|\*\*\*)' | tail -1)"
+  fi
+  out=$(in_attacker timeout 40 swaks --server "$vps_ip:587" --helo client.example.net --quit-after AUTH \
+          --auth PLAIN --auth-user alice@example.test --auth-password wrong-password --timeout 30 2>&1)
+  if printf '%s\n' "$out" | grep -qE '^<[-*]+ +535 '; then
+    pass "2 SASL: wrong password gets 535" "$(printf '%s\n' "$out" | grep -E '^<[-*]+ +535 ' | sed -E 's/^<[-*]+ +//')"
+  else
+    fail "2 SASL: wrong password gets 535" "$(printf '%s\n' "$out" | grep -E '^(<\*\*|\*\*\*|<-)' | tail -1)"
+  fi
+  # Without a session, submission must refuse to relay.
+  out=$(swaks_rcpt_reply "$ns_attacker" "$vps_ip:587" someone@example.net)
+  case $out in
+    5*) pass "2 SASL: unauthenticated submission refused" "$out" ;;
+    *) fail "2 SASL: unauthenticated submission refused" "${out:-no reply}" ;;
+  esac
+  row "2 SASL" - - - - "$(secs_since "$t0")"
+}
+
+scenario_3_verify() {
+  echo; say "Scenario 3: reject_unverified_recipient, probes over LMTP through the tunnel"
+  local t0 r tries reply
+  t0=$(ms)
+  r=$(retry_rcpt "$ns_attacker" "$vps_ip:25" "nobody-$$@example.test" 60)
+  tries=${r%%|*}; reply=${r#*|}
+  if [[ $reply =~ ^(450|550) ]] && [[ $reply == *"User doesn't exist"* ]]; then
+    pass "3 verify: unknown user refused at RCPT (Dovecot's answer)" "after $tries tries: ${reply:0:150}"
+  else
+    fail "3 verify: unknown user refused at RCPT (Dovecot's answer)" "after $tries tries: ${reply:-no reply}"
+  fi
+  r=$(retry_rcpt "$ns_attacker" "$vps_ip:25" "bob@example.test" 60)
+  tries=${r%%|*}; reply=${r#*|}
+  if [[ $reply =~ ^250 ]]; then
+    pass "3 verify: known user accepted at RCPT" "after $tries tries: $reply"
+  else
+    fail "3 verify: known user accepted at RCPT" "after $tries tries: ${reply:-no reply}"
+  fi
+  row "3 verify" - - - - "$(secs_since "$t0")"
+}
+
+scenario_4_relay() {
+  echo; say "Scenario 4: smart relay, office 127.0.0.1:2525 -> tunnel -> vps 127.0.0.1:10025 -> sink"
+  local t0 mid out delivered=0 lost=1
+  t0=$(ms)
+  mid="<e2e-4.$$.$(date +%s)@example.test>"
+  if send_mail "$ns_office" 127.0.0.1:2525 alice@example.test someone@example.net "$mid" \
+      && grep -q '^<-  250 .*queued as' "$T/swaks.last"; then
+    pass "4 relay: office submits through the tunnel" "$(grep '^<-  250 .*queued as' "$T/swaks.last" | sed 's/^<-  //')"
+    if wait_until 30 eval "grep -rqixF -- 'Message-Id: $mid' '$T/vps/sink/'"; then
+      pass "4 relay: accepted for relay and delivered to the sink" \
+        "$(grep -m1 'postfix/relay-in/smtpd.*client=' "$(maillog)" | sed 's/.*: client=/client=/'), sink has $mid"
+      delivered=1; lost=0
+    else
+      fail "4 relay: accepted for relay and delivered to the sink" "not in the sink within 30 s"
+    fi
+  else
+    fail "4 relay: office submits through the tunnel" "$(grep -E '^(<\*\*|\*\*\*)' "$T/swaks.last" | tail -1)"
+  fi
+  # The same message from the attacker, straight to the relay port: it is loopback-only.
+  out=$(in_attacker timeout 20 swaks --server "$vps_ip:10025" --from alice@example.test --to someone@example.net \
+          --header "Message-Id: $mid" --timeout 10 2>&1)
+  if printf '%s\n' "$out" | grep -qi 'connection refused'; then
+    pass "4 relay: attacker -> vps:10025 impossible" "connection refused (listener on 127.0.0.1 only)"
+  else
+    fail "4 relay: attacker -> vps:10025 impossible" "$(printf '%s\n' "$out" | tail -2 | tr '\n' ' ')"
+  fi
+  out=$(swaks_rcpt_reply "$ns_attacker" "$vps_ip:25" someone@example.net)
+  case $out in
+    5*"Relay access denied"*) pass "4 relay: attacker -> vps:25 refused as relay" "$out" ;;
+    *) fail "4 relay: attacker -> vps:25 refused as relay" "${out:-no reply}" ;;
+  esac
+  local sunk
+  sunk=$(find "$T/vps/sink" -type f | wc -l)
+  if [ "$sunk" -eq "$delivered" ]; then
+    pass "4 relay: nothing else reached the sink" "$sunk message(s) in the sink"
+  else
+    fail "4 relay: nothing else reached the sink" "$sunk message(s) in the sink, expected $delivered"
+  fi
+  row "4 relay" "$delivered" "$lost" 0 "$(qid_deferrals "$(grep -o 'queued as [0-9A-Za-z]*' "$T/swaks.last" | cut -d' ' -f3)")" "$(secs_since "$t0")"
+}
+
+scenario_5_isolation() {
+  echo; say "Scenario 5: isolation — what the attacker and the vps can reach"
+  local t0 out bad
+  t0=$(ms)
+  for from in attacker vps; do
+    out=$(tool "$prefix-$from" probe "$office_ip" 24 3659 2525 --timeout 2 | tr '\n' ' ')
+    if ! grep -q open <<<"$out"; then
+      pass "5 isolation: $from -> office:24,3659,2525 unreachable" "$out"
+    else
+      fail "5 isolation: $from -> office:24,3659,2525 unreachable" "$out"
+    fi
+  done
+  out=$(tool "$ns_attacker" scan "$office_ip" --deadline 60)
+  if [ "$(jq_get "$out" open)" = "[]" ]; then
+    pass "5 isolation: attacker port scan of the office" "0 open of $(jq_get "$out" scanned) TCP ports"
+  else
+    fail "5 isolation: attacker port scan of the office" "$out"
+  fi
+  bad=$(in_office ss -ltnuH | awk '{ print $5 }' | grep -vE '^(127\.[0-9.]+|\[::1\]|::1):[0-9]+$' || true)
+  if [ -z "$bad" ]; then
+    pass "5 isolation: office listens on loopback only" "$(in_office ss -ltnH | awk '{ print $4 }' | sort -u | tr '\n' ' ')"
+  else
+    fail "5 isolation: office listens on loopback only" "non-loopback: $(tr '\n' ' ' <<<"$bad")"
+  fi
+  local mode r
+  for mode in random badmac idle; do
+    r=$(tool "$ns_attacker" hostile "$vps_ip" "$tun_port" --mode "$mode" --wait 8)
+    if [ "$(jq_get "$r" received)" = 0 ] && [ "$(jq_get "$r" closed)" != timeout ]; then
+      pass "5 isolation: vps:$tun_port says nothing to $mode bytes" \
+        "sent $(jq_get "$r" sent) B, got 0 B, closed ($(jq_get "$r" closed)) after $(jq_get "$r" seconds) s"
+    else
+      fail "5 isolation: vps:$tun_port says nothing to $mode bytes" "$r"
+    fi
+  done
+  # A real mailtun with a key the vps does not know, dialing through a recording proxy.
+  tool "$ns_attacker" record-proxy --listen "127.0.0.1:$tun_port" --target "$vps_ip:$tun_port" \
+    --out "$T/attacker/record.json" --duration 9 &
+  local proxy=$!
+  bg_pids+=("$proxy")
+  wait_until 5 listening "$ns_attacker" "127.0.0.1:$tun_port"
+  start_mailtun rogue "$ns_attacker" "$T/attacker/rogue.toml"
+  sleep 6
+  local rogue_banner
+  rogue_banner=$(tool "$ns_attacker" banner 127.0.0.1 24 --timeout 3)
+  stop_pid "${mt_pid[rogue]}" 5; unset 'mt_pid[rogue]'
+  wait "$proxy" 2>/dev/null
+  r=$("$PY" - "$T/attacker/record.json" <<'EOF'
+import json, sys
+recs = json.load(open(sys.argv[1]))
+msg1 = [r for r in recs if r["c2s"] == 130 and r["c2s_head"].startswith("0080010000")]
+print(json.dumps({"connections": len(recs), "well_formed_msg1": len(msg1),
+                  "bytes_back": sum(r["s2c"] for r in recs)}))
+EOF
+)
+  if [ "$(jq_get "$r" connections)" -ge 1 ] && [ "$(jq_get "$r" connections)" = "$(jq_get "$r" well_formed_msg1)" ] \
+      && [ "$(jq_get "$r" bytes_back)" = 0 ]; then
+    pass "5 isolation: wrong key gets nothing" "$(jq_get "$r" connections) message-1 attempts of 130 B from a rogue mailtun, 0 B back; its forward said: ${rogue_banner:0:60}"
+  else
+    fail "5 isolation: wrong key gets nothing" "$r"
+  fi
+  if wait_until 10 lmtp_through_tunnel; then
+    pass "5 isolation: the real office's tunnel is unaffected" "LMTP greeting through the forward"
+  else
+    fail "5 isolation: the real office's tunnel is unaffected" "no LMTP greeting through the forward"
+  fi
+  row "5 isolation" - - - - "$(secs_since "$t0")"
+}
+
+# load_stats NAME SENDER OFFSET T0 SETTLE-SECONDS [need_421]
+report_load() {
+  local name=$1 sender=$2 offset=$3 t0=$4 settled=$5 expect=$6 stats
+  stats=$(tool "$ns_vps" mailstats --maillog "$(maillog)" --offset "$offset" --sender "$sender" \
+            --maildir "$T/office/mail/alice/Maildir")
+  echo "$stats" >"$T/stats-$sender.json"
+  local acc del lost dup defr d421 bounced
+  acc=$(jq_get "$stats" accepted); del=$(jq_get "$stats" delivered); lost=$(jq_get "$stats" lost)
+  dup=$(jq_get "$stats" duplicated); defr=$(jq_get "$stats" deferred); d421=$(jq_get "$stats" deferred_421)
+  bounced=$(jq_get "$stats" bounced)
+  local detail="accepted $acc/$expect, delivered $del, lost $lost, duplicated $dup, deferred $defr ($d421 with 421 4.4.1 mailtun), bounced $bounced"
+  if [ "$acc" = "$expect" ] && [ "$del" = "$expect" ] && [ "$lost" = 0 ] && [ "$settled" = yes ]; then
+    pass "$name: all delivered, zero lost" "$detail"
+  else
+    fail "$name: all delivered, zero lost" "$detail; queue settled: $settled"
+  fi
+  row "$name" "$del" "$(( expect - del ))" "$dup" "$defr" "$(secs_since "$t0")"
+  LAST_STATS=$stats
+}
+
+scenario_6_load() {
+  echo; say "Scenario 6: load — $n_load messages with smtp-source at concurrency 20"
+  local t0 offset out rc settled=no
+  prime_verify alice@example.test
+  t0=$(ms); offset=$(log_offset)
+  out=$(in_attacker timeout 300 smtp-source -c -l "$msg_size" -m "$n_load" -s 20 -f load6@example.net \
+          -t alice@example.test "$vps_ip:25" 2>&1); rc=$?
+  say "smtp-source finished (exit $rc) after $(secs_since "$t0") s; waiting for the queue to flush"
+  [ $rc -eq 0 ] || echo "$out" | tail -3
+  mail_settle load6@example.net alice 240 "$offset" && settled=yes
+  report_load "6 load" load6@example.net "$offset" "$t0" "$settled" "$n_load"
+  if [ "$(jq_get "$LAST_STATS" duplicated)" = 0 ]; then
+    pass "6 load: no duplicates" "0 messages delivered twice"
+  else
+    fail "6 load: no duplicates" "$(jq_get "$LAST_STATS" duplicated) duplicates without any outage"
+  fi
+}
+
+# kill9_restart SIDE: kill -9 that endpoint (or E2E_SIGNAL), leave it dead for 4 s, start it again
+kill9_restart() {
+  local side=$1 old ns config i
+  old=${mt_pid[$side]}
+  ns=$prefix-$side; config=$T/$side/mailtun.toml
+  kill -"$kill_signal" "$old"
+  for ((i = 0; i < 200; i++)); do pid_alive "$old" || break; sleep 0.1; done  # a TERM drains first
+  pid_alive "$old" && kill -KILL "$old"
+  wait "$old" 2>/dev/null
+  say "  kill -$kill_signal $side mailtun (pid $old)"
+  sleep 4
+  start_mailtun "$side" "$ns" "$config"
+  say "  restarted $side mailtun (pid ${mt_pid[$side]})"
+}
+
+
+scenario_7_outage() {
+  echo; say "Scenario 7: outage — $n_outage messages while the $kill_side endpoint is killed twice and the office link drops for 10 s"
+  local t0 offset settled=no batches=10 per sender_pid
+  per=$(( (n_outage + batches - 1) / batches ))
+  prime_verify alice@example.test
+  t0=$(ms); offset=$(log_offset)
+  # The sender: $batches batches of smtp-source at concurrency 20, spread over ~30 s.
+  (
+    sent=0
+    for ((b = 0; b < batches && sent < n_outage; b++)); do
+      n=$(( n_outage - sent < per ? n_outage - sent : per ))
+      ip netns exec "$ns_attacker" timeout 120 smtp-source -l "$msg_size" -m "$n" -s 20 -f load7@example.net \
+        -t alice@example.test "$vps_ip:25" >>"$T/outage-sender.log" 2>&1 || echo "batch $b: exit $?" >>"$T/outage-sender.log"
+      sent=$((sent + n))
+      sleep 2.5
+    done
+  ) &
+  sender_pid=$!
+  bg_pids+=("$sender_pid")
+  sleep 3
+  kill9_restart "$kill_side"
+  sleep 5
+  kill9_restart "$kill_side"
+  sleep 5
+  in_office ip link set eth0 down
+  say "  office link down"
+  sleep 10
+  in_office ip link set eth0 up
+  say "  office link up"
+  local deadline=$(( $(date +%s) + 180 ))
+  while pid_alive "$sender_pid" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.5; done
+  stop_pid "$sender_pid" 1
+  say "sender done after $(secs_since "$t0") s; flushing the queue until every message is delivered"
+  if wait_until 60 lmtp_through_tunnel; then :; else say "  (tunnel not back within 60 s after the link came up)"; fi
+  mail_settle load7@example.net alice 240 "$offset" && settled=yes
+  report_load "7 outage" load7@example.net "$offset" "$t0" "$settled" "$n_outage"
+  local d421 bounced
+  d421=$(jq_get "$LAST_STATS" deferred_421)
+  if [ "${d421:-0}" -gt 0 ]; then
+    pass "7 outage: deferrals carry mailtun's 421" "$d421 x: $(jq_get "$LAST_STATS" sample_421 | grep -o 'status=deferred.*' | cut -c1-120)"
+  else
+    fail "7 outage: deferrals carry mailtun's 421" "no status=deferred with '421 4.4.1 mailtun' in the log"
+  fi
+  bounced=$(grep -c 'status=bounced' "$(maillog)")
+  if [ "$bounced" = 0 ]; then
+    pass "7 outage: never a bounce" "status=bounced: 0 in the whole maillog"
+  else
+    fail "7 outage: never a bounce" "status=bounced: $bounced — $(grep -m1 'status=bounced' "$(maillog)" | cut -c1-200)"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Summary
+
+print_summary() {
+  local line
+  {
+    printf '| %-12s | %9s | %4s | %10s | %8s | %7s |\n' scenario delivered lost duplicated deferred seconds
+    printf '|%s|%s|%s|%s|%s|%s|\n' -------------- ----------- ------ ------------ ---------- ---------
+    for line in "${summary[@]}"; do
+      IFS=$'\t' read -r s d l u f t <<<"$line"
+      printf '| %-12s | %9s | %4s | %10s | %8s | %7s |\n' "$s" "$d" "$l" "$u" "$f" "$t"
+    done
+  } >"$T/summary.md"
+  echo
+  echo "Summary"
+  cat "$T/summary.md"
+}
+
+update_docs() {
+  local doc=$root/docs/e2e.md total=$1 result=$2
+  [ "${E2E_DOCS:-1}" = 1 ] && [ -f "$doc" ] && grep -q '<!-- e2e-last-run:begin -->' "$doc" || return 0
+  [ "$only" = " 1 2 3 4 5 6 7 " ] || return 0
+  local block
+  block=$(
+    echo "<!-- e2e-last-run:begin -->"
+    echo "Last full run: $(date -u '+%Y-%m-%d %H:%M UTC'), $(postconf -d mail_version 2>/dev/null | sed 's/ = / /;s/mail_version/Postfix/'),"
+    echo "$(dovecot --version 2>/dev/null | sed 's/^/Dovecot /' | cut -d' ' -f1-2), $(nproc) CPUs, ${total} s in all, result: $result."
+    echo
+    cat "$T/summary.md"
+    echo "<!-- e2e-last-run:end -->"
+  )
+  BLOCK="$block" "$PY" - "$doc" <<'EOF'
+import os, re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r"<!-- e2e-last-run:begin -->.*?<!-- e2e-last-run:end -->", lambda m: os.environ["BLOCK"], s, flags=re.S)
+open(p, "w").write(s)
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------------
+# Main
+
+T=$(mktemp -d /tmp/mt-e2e.XXXXXX)
+chmod 755 "$T"
+say "mailtun e2e: $MAILTUN, namespaces $prefix-{vps,office,attacker,sw}, $net.0/24, temp dir $T"
+
+setup_network || { echo "FAIL: network setup"; exit 1; }
+say "network: vps $vps_ip, office $office_ip, attacker $attacker_ip on a bridge"
+setup_mailtun || { echo "FAIL: mailtun keys/config"; exit 1; }
+setup_dovecot || { echo "FAIL: Dovecot did not start"; exit 1; }
+say "office: Dovecot $(dovecot --version | cut -d' ' -f1) LMTP 127.0.0.1:24, auth 127.0.0.1:3659"
+setup_postfix || { echo "FAIL: Postfix did not start"; exit 1; }
+say "vps: Postfix $(postconf -h -d mail_version) on :25, :587, 127.0.0.1:10025"
+start_mailtun vps "$ns_vps" "$T/vps/mailtun.toml"
+start_mailtun office "$ns_office" "$T/office/mailtun.toml"
+if wait_until 30 lmtp_through_tunnel; then
+  say "tunnel up: $(tool "$ns_vps" banner 127.0.0.1 24)"
+else
+  echo "FAIL: the tunnel did not come up within 30 s"
+  exit 1
+fi
+
+for s in 1 2 3 4 5 6 7; do
+  [[ $only == *" $s "* ]] || continue
+  case $s in
+    1) scenario_1_delivery ;;
+    2) scenario_2_sasl ;;
+    3) scenario_3_verify ;;
+    4) scenario_4_relay ;;
+    5) scenario_5_isolation ;;
+    6) scenario_6_load ;;
+    7) scenario_7_outage ;;
+  esac
+done
+
+total=$(( $(date +%s) - run_start ))
+print_summary
+echo
+passed=0
+for c in "${checks[@]}"; do [[ $c == PASS* ]] && passed=$((passed + 1)); done
+if [ "$failures" -eq 0 ]; then
+  result="all ${#checks[@]} checks passed"
+  echo "RESULT: PASS — $result in $total s"
+else
+  result="$failures of ${#checks[@]} checks FAILED"
+  echo "RESULT: FAIL — $result ($total s):"
+  for c in "${checks[@]}"; do [[ $c == FAIL* ]] && printf '  %s\n' "$(tr '\t' ' ' <<<"$c")"; done
+fi
+update_docs "$total" "$result"
+[ "$failures" -eq 0 ]
