@@ -42,7 +42,7 @@ void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& 
   std::vector<std::uint8_t> prefix;
   if (spec->proxy) prefix = proxy_header(*spec->proxy, open.source, open.destination);
   auto splice = std::make_shared<Splice>(Splice::Side::expose, tcp::socket(executor_), connection, id, spec->protocol,
-                                         counters, spec->service, std::move(prefix));
+                                         counters, spec->service, peer_name, std::move(prefix));
   // Attach before connecting: DATA that followed the OPEN is kept until the target answers.
   connection->attach(id, splice);
 

@@ -79,7 +79,7 @@ void Forward::on_client(tcp::socket client) {
     return;
   }
   auto splice = std::make_shared<Splice>(Splice::Side::forward, std::move(client), connection, *id, spec_.protocol,
-                                         counters_, spec_.service);
+                                         counters_, spec_.service, spec_.peer_name);
   connection->attach(*id, splice);
   splice->start();
 }

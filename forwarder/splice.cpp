@@ -23,14 +23,16 @@ bool would_block(const boost::system::error_code& ec) {
 }  // namespace
 
 Splice::Splice(Side side, tcp::socket local, std::shared_ptr<tunnel::asio::Connection> connection, tunnel::StreamId id,
-               Protocol protocol, std::shared_ptr<ServiceCounters> counters, std::string log_name, std::vector<std::uint8_t> prefix)
+               Protocol protocol, std::shared_ptr<ServiceCounters> counters, std::string service, std::string peer_name,
+               std::vector<std::uint8_t> prefix)
     : side_(side),
       local_(std::move(local)),
       connection_(connection),
       id_(id),
       protocol_(protocol),
       counters_(std::move(counters)),
-      log_name_(std::move(log_name)),
+      service_(std::move(service)),
+      peer_name_(std::move(peer_name)),
       pending_(std::move(prefix)),
       prefix_left_(pending_.size()) {
   ++counters_->active;
@@ -83,7 +85,7 @@ void Splice::on_local_readable() {
   }
   if (ec) {
     // The local client reset or failed: the other side must not mistake this for a clean end.
-    spdlog::debug("service {}: stream {}: local read failed: {}", log_name_, id_, ec.message());
+    spdlog::debug("service {}: stream {}: local read failed: {}", service_, id_, ec.message());
     connection->reset(id_, tunnel::ResetCode::internal, "client connection failed");
     ++counters_->refused;
     return abandon();
@@ -172,15 +174,22 @@ void Splice::on_reset(const tunnel::StreamReset& reset) {
     // Refused before anything moved: answer in the client's own protocol so Postfix defers with a
     // reason instead of a bare "lost connection" (DESIGN §5). Once the client has sent anything,
     // a clean close could pass for success, so that case is a reset like any other.
-    spdlog::info("service {}: stream refused by peer: {}{}{}", log_name_, tunnel::to_string(reset.code),
-                 reset.reason.empty() ? "" : ": ", reset.reason);
-    const auto reply = unavailable_reply(protocol_, "mailtun: " + std::string(tunnel::to_string(reset.code)));
+    // The reply names the cause a mail admin can act on: the peer's refusal, or the lost tunnel.
+    std::string why;
+    if (reset.by_peer) {
+      spdlog::info("service {}: stream refused by peer {}: {}{}{}", service_, peer_name_, tunnel::to_string(reset.code),
+                   reset.reason.empty() ? "" : ": ", reset.reason);
+      why = "mailtun: service " + service_ + " at peer " + peer_name_ + ": " + std::string(tunnel::to_string(reset.code));
+    } else {
+      why = "mailtun: peer " + peer_name_ + " unavailable (tunnel connection lost)";
+    }
+    const auto reply = unavailable_reply(protocol_, why);
     boost::system::error_code ignored;
     local_.non_blocking(true, ignored);
     local_.write_some(net::buffer(reply), ignored);  // a short line always fits the socket buffer
     return close_local();
   }
-  spdlog::debug("service {}: stream {} reset: {} {}", log_name_, id_, tunnel::to_string(reset.code), reset.reason);
+  spdlog::debug("service {}: stream {} reset: {} {}", service_, id_, tunnel::to_string(reset.code), reset.reason);
   reset_local();
 }
 

@@ -27,7 +27,8 @@ class Splice : public tunnel::asio::StreamSink, public std::enable_shared_from_t
 
   /// `prefix` is written to the local socket before any stream data (a PROXY header).
   Splice(Side side, tcp::socket local, std::shared_ptr<tunnel::asio::Connection> connection, tunnel::StreamId id,
-         Protocol protocol, std::shared_ptr<ServiceCounters> counters, std::string log_name, std::vector<std::uint8_t> prefix = {});
+         Protocol protocol, std::shared_ptr<ServiceCounters> counters, std::string service, std::string peer_name,
+         std::vector<std::uint8_t> prefix = {});
   ~Splice() override;
 
   /// Begins moving bytes. Stream data that arrived before (an expose still connecting) is kept.
@@ -57,7 +58,8 @@ class Splice : public tunnel::asio::StreamSink, public std::enable_shared_from_t
   tunnel::StreamId id_;
   Protocol protocol_;
   std::shared_ptr<ServiceCounters> counters_;  // shared: a splice may outlive its forward
-  std::string log_name_;
+  std::string service_;
+  std::string peer_name_;
 
   std::vector<std::uint8_t> pending_;  // for the local socket; bounded by the stream window + prefix
   std::size_t prefix_left_;            // leading bytes of pending_ that are not stream data

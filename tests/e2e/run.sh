@@ -14,7 +14,10 @@
 #   E2E_SIZE=2000      message size in bytes for scenarios 6 and 7
 #   E2E_KILL=office    the endpoint scenario 7 kills twice (office or vps)
 #   E2E_SIGNAL=KILL    the signal it uses (TERM: a graceful restart that drains)
+#   E2E_KEEPALIVE=3    both peers' keepalive: 3 s declares the tunnel dead after 9 s, inside the
+#                      10 s link outage; 15 (the default of mailtun) lets TCP ride it out
 #   E2E_NET=10.203.0   the private /24 used inside the namespaces (never routed anywhere else)
+#   E2E_DEADLINE=840   watchdog: the whole run is ended (and cleaned up) after this many seconds
 #   E2E_DOCS=0         do not update the "last run" table in docs/e2e.md
 set -uo pipefail
 
@@ -75,6 +78,8 @@ n_outage=${E2E_OUTAGE:-500}
 msg_size=${E2E_SIZE:-2000}
 kill_side=${E2E_KILL:-office}
 kill_signal=${E2E_SIGNAL:-KILL}
+keepalive=${E2E_KEEPALIVE:-3}
+case $kill_side in office|vps) ;; *) echo "E2E_KILL must be office or vps" >&2; exit 2 ;; esac
 
 T=""
 declare -A mt_pid=()         # mailtun PIDs by side (vps, office, rogue)
@@ -184,7 +189,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'echo; echo "interrupted: cleaning up"; exit 130' INT TERM HUP
+trap 'echo; echo "interrupted: cleaning up"; exit 130' INT HUP
+trap 'echo; echo "terminated: cleaning up"; exit 143' TERM
 
 # ---------------------------------------------------------------------------------------------------
 # Topology: a bridge in its own namespace, one veth port per host namespace, private /24
@@ -236,7 +242,7 @@ listen = "$vps_ip:$tun_port"
 name = "office"
 public_key = "$office_pub"
 preshared_key_file = "$T/vps/office.psk"
-keepalive = 3
+keepalive = $keepalive
 
 [[forward]]
 service = "lmtp"
@@ -263,7 +269,7 @@ name = "vps"
 public_key = "$vps_pub"
 preshared_key_file = "$T/office/vps.psk"
 endpoint = "$vps_ip:$tun_port"
-keepalive = 3
+keepalive = $keepalive
 
 [[expose]]
 service = "lmtp"
@@ -777,11 +783,11 @@ scenario_6_load() {
   local t0 offset out rc settled=no
   prime_verify alice@example.test
   t0=$(ms); offset=$(log_offset)
-  out=$(in_attacker timeout 300 smtp-source -c -l "$msg_size" -m "$n_load" -s 20 -f load6@example.net \
+  out=$(in_attacker timeout 180 smtp-source -c -l "$msg_size" -m "$n_load" -s 20 -f load6@example.net \
           -t alice@example.test "$vps_ip:25" 2>&1); rc=$?
   say "smtp-source finished (exit $rc) after $(secs_since "$t0") s; waiting for the queue to flush"
   [ $rc -eq 0 ] || echo "$out" | tail -3
-  mail_settle load6@example.net alice 240 "$offset" && settled=yes
+  mail_settle load6@example.net alice 180 "$offset" && settled=yes
   report_load "6 load" load6@example.net "$offset" "$t0" "$settled" "$n_load"
   if [ "$(jq_get "$LAST_STATS" duplicated)" = 0 ]; then
     pass "6 load: no duplicates" "0 messages delivered twice"
@@ -795,10 +801,13 @@ kill9_restart() {
   local side=$1 old ns config i
   old=${mt_pid[$side]}
   ns=$prefix-$side; config=$T/$side/mailtun.toml
-  kill -"$kill_signal" "$old"
-  for ((i = 0; i < 200; i++)); do pid_alive "$old" || break; sleep 0.1; done  # a TERM drains first
-  pid_alive "$old" && kill -KILL "$old"
-  wait "$old" 2>/dev/null
+  if [ "$kill_signal" = KILL ]; then
+    { kill -KILL "$old"; wait "$old"; } 2>/dev/null  # (in one group: no "Killed" job notice)
+  else
+    kill -"$kill_signal" "$old"
+    for ((i = 0; i < 200; i++)); do pid_alive "$old" || break; sleep 0.1; done  # a TERM drains first
+    { pid_alive "$old" && kill -KILL "$old"; wait "$old"; } 2>/dev/null
+  fi
   say "  kill -$kill_signal $side mailtun (pid $old)"
   sleep 4
   start_mailtun "$side" "$ns" "$config"
@@ -840,7 +849,7 @@ scenario_7_outage() {
   stop_pid "$sender_pid" 1
   say "sender done after $(secs_since "$t0") s; flushing the queue until every message is delivered"
   if wait_until 60 lmtp_through_tunnel; then :; else say "  (tunnel not back within 60 s after the link came up)"; fi
-  mail_settle load7@example.net alice 240 "$offset" && settled=yes
+  mail_settle load7@example.net alice 180 "$offset" && settled=yes
   report_load "7 outage" load7@example.net "$offset" "$t0" "$settled" "$n_outage"
   local d421 bounced
   d421=$(jq_get "$LAST_STATS" deferred_421)
@@ -902,6 +911,11 @@ EOF
 
 T=$(mktemp -d /tmp/mt-e2e.XXXXXX)
 chmod 755 "$T"
+# Watchdog: whatever happens, the run ends (and cleans up) after E2E_DEADLINE seconds.
+"$PY" -c 'import os, signal, sys, time
+time.sleep(int(sys.argv[1])); print("WATCHDOG: the run exceeded %s s" % sys.argv[1], flush=True)
+os.kill(int(sys.argv[2]), signal.SIGTERM)' "${E2E_DEADLINE:-840}" $$ &
+bg_pids+=($!)
 say "mailtun e2e: $MAILTUN, namespaces $prefix-{vps,office,attacker,sw}, $net.0/24, temp dir $T"
 
 setup_network || { echo "FAIL: network setup"; exit 1; }
