@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 
 namespace mailtun::tunnel {
 namespace {
@@ -200,8 +201,9 @@ Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output
       if (!stream) return tl::unexpected(stream.error());
       if (*stream == nullptr) return {};
       Stream& s = **stream;
-      if (std::uint64_t{s.send_credit} + *increment > limits_.initial_window * std::uint64_t{2}) {
-        // More credit than was ever taken: a peer bug. Reset the stream, keep the connection.
+      if (std::uint64_t{s.send_credit} + *increment > std::numeric_limits<std::uint32_t>::max()) {
+        // Credit past 2^32-1 cannot be counted: a peer bug. Reset the stream, keep the connection.
+        // (Credit beyond the initial window is allowed: a receiver may choose a larger window.)
         encode_rst(pending_, frame.stream_id, ResetCode::flow_control, "window overflow");
         out.events.emplace_back(StreamReset{frame.stream_id, ResetCode::flow_control, "peer overflowed the window", false});
         remove_stream(frame.stream_id, out);

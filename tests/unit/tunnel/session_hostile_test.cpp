@@ -181,6 +181,15 @@ TEST(SessionHostile, AnOverflowingWindowResetsOnlyThatStream) {
   EXPECT_EQ(peer.seen().resets.at(1).code, ResetCode::flow_control);
 }
 
+TEST(SessionHostile, AReceiverMayGrantMoreThanTheInitialWindow) {
+  RawPeer peer;
+  ByteVector frames = open_frame(1);
+  encode_window(frames, 1, 1 << 20);
+  peer.send(frames);
+  EXPECT_FALSE(peer.seen().close);
+  EXPECT_EQ(peer.session().send_credit(1), 256U * 1024 + (1U << 20));
+}
+
 TEST(SessionHostile, TooManyStreamsGetRst6AndTheConnectionLives) {
   RawPeer peer;
   ByteVector frames;
