@@ -15,6 +15,7 @@
 #include "cli/error_text.hpp"
 #include "cli/table_reader.hpp"
 #include "keys/base64.hpp"
+#include "keys/file_descriptor.hpp"
 #include "keys/key_file.hpp"
 #include "tunnel/frame.hpp"
 
@@ -564,21 +565,6 @@ class Loader {
   std::vector<ExposeDraft> exposes_;
 };
 
-/// Closes the descriptor it owns.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  [[nodiscard]] int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 std::string join_lines(const std::vector<std::string>& lines) {
   std::string text;
   for (const std::string& line : lines) {
@@ -618,7 +604,7 @@ Config load_config(const std::filesystem::path& path) {
   };
   // toml::parse_file would do, but says only "could not be opened"; a mail admin running
   // `mailtun check` as the wrong user needs to read "Permission denied".
-  const FileDescriptor fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  const keys::FileDescriptor fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (fd.get() < 0) {
     throw fail(std::string("cannot open: ") + std::strerror(errno) + "; expected a readable TOML file");
   }

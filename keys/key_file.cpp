@@ -12,29 +12,12 @@
 #include <utility>
 
 #include "keys/base64.hpp"
+#include "keys/file_descriptor.hpp"
 #include "keys/secret_text.hpp"
 
 namespace mailtun::keys {
 
 namespace {
-
-/// Closes the descriptor it owns, so every throw below leaves no descriptor behind.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  [[nodiscard]] int get() const { return fd_; }
-  /// Closes now and reports close()'s result, which matters after writing (NFS reports late
-  /// errors).
-  int close() { return ::close(std::exchange(fd_, -1)); }
-
- private:
-  int fd_;
-};
 
 /// Quotes a path for the shell command in a message, so the suggested fix can be pasted as is even
 /// for a path with spaces.
