@@ -63,7 +63,7 @@ Session Session::accept(Responder& responder, const SessionLimits& limits, TimeP
 bool Session::ready() const { return !closed_ && phase_ == Phase::established && (role_initiator_ || confirmed_); }
 
 bool Session::can_open_streams() const {
-  return ready() && !local_going_away_ && !peer_going_away_ && streams_.size() < limits_.max_streams &&
+  return ready() && !local_going_away_ && !peer_going_away_ && local_streams_ < limits_.max_streams &&
          next_local_id_ < max_stream_id - 1;
 }
 
@@ -151,6 +151,7 @@ void Session::process_records(TimePoint now, Output& out) {
       if (auto handled = handle_frame(**frame, rekey_after, out); !handled) {
         return close({CloseReason::Kind::protocol_error, handled.error()}, out);
       }
+      if (closed_) return;  // drained by this frame: what follows in the record is moot
     }
     // DESIGN §4.2: the receiver switches keys after the record that carried REKEY.
     if (rekey_after) decoder_->rekey();
@@ -281,11 +282,13 @@ Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
     encode_rst(pending_, id, ResetCode::going_away, "endpoint is shutting down");
     return {};
   }
-  if (streams_.size() >= limits_.max_streams) {
+  // Only the streams the peer opened count against its limit (DESIGN §4.3); ours are limited apart.
+  if (remote_streams_ >= limits_.max_streams) {
     encode_rst(pending_, id, ResetCode::too_many_streams, "too many concurrent streams");
     return {};
   }
   streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  ++remote_streams_;
   ++stats_.streams_opened_remote;
   out.events.emplace_back(StreamOpened{id, std::move(*open)});
   return {};
@@ -295,10 +298,11 @@ Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
 
 Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Output& out) {
   if (!ready() || local_going_away_ || peer_going_away_) return fail(errc::invalid_state);
-  if (streams_.size() >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
+  if (local_streams_ >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
   const StreamId id = next_local_id_;
   next_local_id_ += 2;
   streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  ++local_streams_;
   ++stats_.streams_opened_local;
   encode_open(pending_, id, open);
   flush(now, out);
@@ -333,7 +337,7 @@ void Session::finish(StreamId id, TimePoint now, Output& out) {
 }
 
 void Session::reset(StreamId id, ResetCode code, std::string_view reason, TimePoint now, Output& out) {
-  if (closed_ || streams_.erase(id) == 0) return;
+  if (closed_ || !erase_stream(id)) return;
   ++stats_.streams_reset;
   encode_rst(pending_, id, code, reason);
   check_drained(out);
@@ -437,8 +441,14 @@ void Session::flush(TimePoint now, Output& out) {
   }
 }
 
+bool Session::erase_stream(StreamId id) {
+  if (streams_.erase(id) == 0) return false;
+  --(is_local_id(id) ? local_streams_ : remote_streams_);
+  return true;
+}
+
 void Session::remove_stream(StreamId id, Output& out) {
-  streams_.erase(id);
+  erase_stream(id);
   check_drained(out);
 }
 
@@ -466,6 +476,7 @@ void Session::close(CloseReason reason, Output& out) {
     out.events.emplace_back(StreamReset{id, ResetCode::internal, "tunnel connection closed: " + to_string(reason), false});
   }
   streams_.clear();
+  local_streams_ = remote_streams_ = 0;
   out.close = std::move(reason);
 }
 

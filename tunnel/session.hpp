@@ -18,7 +18,7 @@ namespace mailtun::tunnel {
 
 struct SessionLimits {
   std::uint32_t initial_window = 256 * 1024;  // per stream and direction (DESIGN §4.3)
-  std::size_t max_streams = 1024;             // concurrent streams the peer may open
+  std::size_t max_streams = 1024;             // concurrent streams the peer may open (and, apart, this side)
   std::chrono::milliseconds keepalive = std::chrono::seconds(15);  // PING after this much silence
   std::chrono::milliseconds handshake_timeout = initiation_deadline;
   std::chrono::milliseconds rekey_interval = rekey_after_time;
@@ -110,6 +110,8 @@ class Session {
   Result<void> handle_frame(const Frame& frame, bool& rekey_after, Output& out);
   Result<void> handle_open(StreamId id, Bytes payload, Output& out);
   Result<Stream*> live_stream(StreamId id);
+  /// Drops a stream from the table and its count; false if it was not there.
+  bool erase_stream(StreamId id);
   void remove_stream(StreamId id, Output& out);
   void flush(TimePoint now, Output& out);
   void close(CloseReason reason, Output& out);
@@ -130,6 +132,8 @@ class Session {
   std::vector<std::uint8_t> pending_;  // whole frames waiting to be sealed
 
   std::unordered_map<StreamId, Stream> streams_;
+  std::size_t local_streams_ = 0;   // opened by this side
+  std::size_t remote_streams_ = 0;  // opened by the peer: what max_streams limits
   StreamId next_local_id_;
   StreamId last_remote_id_ = 0;
   bool confirmed_ = false;

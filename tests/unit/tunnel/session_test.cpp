@@ -141,6 +141,25 @@ TEST(Session, StreamsBeyondThePeersLimitGetRst6) {
   EXPECT_EQ(p.seen_by_a().resets.at(s3).code, ResetCode::too_many_streams);
 }
 
+TEST(Session, StreamLimitsCountEachDirectionApart) {
+  SessionLimits small;
+  small.max_streams = 2;
+  SessionPair p(small, small);
+  p.handshake();
+  open_on_a(p);
+  open_on_a(p);
+  p.deliver();
+  // b carries two streams a opened; its own opens are counted apart and still allowed.
+  for (int i = 0; i < 2; ++i) {
+    auto id = p.on_b([&](Session& s, Output& out) { return s.open_stream(lmtp(), p.now, out); });
+    EXPECT_TRUE(id) << "b's stream " << i;
+  }
+  p.deliver();
+  EXPECT_EQ(p.seen_by_a().opened.size(), 2U);
+  EXPECT_TRUE(p.seen_by_a().resets.empty());
+  EXPECT_EQ(p.b().stream_count(), 4U);
+}
+
 TEST(Session, LocalStreamLimitRefusesToOpen) {
   SessionLimits small;
   small.max_streams = 1;
