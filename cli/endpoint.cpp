@@ -117,7 +117,7 @@ void Endpoint::on_dialed(std::size_t peer, tcp::socket socket) {
   if (!initiator) {
     spdlog::error("peer {}: its public key is unusable ({}); fix public_key in {}", config.name,
                   initiator.error().message(), config_.path.string());
-    return;
+    return peers_[peer].dialer->lost("unusable public key");
   }
   auto connection = Connection::dial(std::move(socket), std::move(*initiator), peer, peers_[peer].limits, *this);
   connections_.insert(connection);
@@ -126,9 +126,28 @@ void Endpoint::on_dialed(std::size_t peer, tcp::socket socket) {
 
 void Endpoint::on_accepted(tcp::socket socket) {
   if (shutting_down_) return;
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;
+  const tunnel::SourceKey source = tunnel::asio::source_of(remote);
+
+  // Connections that have not finished the handshake cost a descriptor and a timer each, and cost
+  // a stranger nothing: bound them per source and in all, so no one without the keys can use up
+  // the descriptors that Postfix's connections and the real peer need.
+  std::erase_if(handshaking_, [](const Handshaking& h) {
+    const auto c = h.connection.lock();
+    return !c || c->closed() || c->session().established();
+  });
+  if (std::ranges::count(handshaking_, source, &Handshaking::source) >= max_handshakes_per_source) return;
+  if (handshaking_.size() >= max_handshakes) {
+    // The oldest unfinished handshake is the likeliest to be a stalled attacker.
+    if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});
+    handshaking_.pop_front();
+  }
   // The peer, and so its limits, is known only after message 1 (see on_established).
   auto connection = Connection::accept(std::move(socket), responder_, tunnel::SessionLimits{}, *this);
   connections_.insert(connection);
+  handshaking_.push_back({connection, source});
   connection->start();
 }
 

@@ -5,6 +5,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <set>
@@ -72,6 +73,15 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   std::vector<std::shared_ptr<forwarder::Forward>> forwards_;
   std::unique_ptr<forwarder::Exposes> exposes_;
   std::set<std::shared_ptr<tunnel::asio::Connection>> connections_;  // every live one
+
+  /// Accepted connections still in the handshake, oldest first.
+  struct Handshaking {
+    std::weak_ptr<tunnel::asio::Connection> connection;
+    tunnel::SourceKey source;
+  };
+  static constexpr std::size_t max_handshakes = 256;
+  static constexpr std::ptrdiff_t max_handshakes_per_source = 4;
+  std::deque<Handshaking> handshaking_;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;

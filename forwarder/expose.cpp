@@ -48,18 +48,26 @@ void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& 
 
   auto timer = std::make_shared<net::steady_timer>(executor_, connect_timeout_);
   std::weak_ptr<tunnel::asio::Connection> weak_connection = connection;
-  timer->async_wait([splice](const boost::system::error_code& ec) {
-    if (!ec) splice->local_socket().cancel();  // the connect completes with operation_aborted
+  // Whichever of the timer and the connect finishes first decides; the other then does nothing.
+  // Closing (not cancelling) the socket also stops a connect that moved on to the next address.
+  auto decided = std::make_shared<bool>(false);
+  timer->async_wait([splice, decided](const boost::system::error_code& ec) {
+    if (ec || *decided) return;
+    *decided = true;
+    boost::system::error_code ignored;
+    splice->local_socket().close(ignored);  // the connect completes with an error
   });
   net::async_connect(
       splice->local_socket(), spec->targets,
-      [splice, timer, weak_connection, id, service = spec->service, target = spec->target_text, counters](
+      [splice, timer, decided, weak_connection, id, service = spec->service, target = spec->target_text, counters](
           const boost::system::error_code& ec, const tcp::endpoint&) {
+        const bool timed_out = *decided;
+        *decided = true;
         timer->cancel();
-        if (!ec) return splice->start();
+        if (!ec && !timed_out) return splice->start();
         const bool refused = ec == net::error::connection_refused;
         const auto code = refused ? tunnel::ResetCode::backend_refused : tunnel::ResetCode::backend_unreachable;
-        const std::string why = ec == net::error::operation_aborted ? "connect timed out" : ec.message();
+        const std::string why = timed_out ? "connect timed out" : ec.message();
         spdlog::warn("service {}: cannot reach {}: {}", service, target, why);
         ++counters->refused;
         splice->abandon();

@@ -24,7 +24,7 @@ tunnel::Address to_address(const tcp::endpoint& endpoint) {
 
 Forward::Forward(net::any_io_executor executor, ForwardSpec spec, ConnectionLookup lookup,
                  std::shared_ptr<ServiceCounters> counters)
-    : spec_(std::move(spec)), acceptor_(executor), lookup_(std::move(lookup)), counters_(std::move(counters)) {}
+    : spec_(std::move(spec)), acceptor_(executor), pause_(executor), lookup_(std::move(lookup)), counters_(std::move(counters)) {}
 
 void Forward::start() {
   acceptor_.open(spec_.listen.protocol());
@@ -36,19 +36,29 @@ void Forward::start() {
 
 void Forward::stop() {
   boost::system::error_code ignored;
+  pause_.cancel();
   acceptor_.close(ignored);
 }
 
 void Forward::accept() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket client) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
-    if (!ec) {
-      self->on_client(std::move(client));
-    } else {
-      // EMFILE and the like: local trouble worth a warning; keep accepting.
-      spdlog::warn("service {}: accept on {} failed: {}", self->spec_.service, self->spec_.listen.address().to_string(),
-                   ec.message());
+    if (ec) {
+      // EMFILE and the like: the client stays in the backlog, so accepting again at once would
+      // spin. Pause, and say so once until accepting works again.
+      if (!self->accept_failing_) {
+        spdlog::warn("service {}: accept on {} failed: {}; pausing", self->spec_.service,
+                     self->spec_.listen.address().to_string(), ec.message());
+        self->accept_failing_ = true;
+      }
+      self->pause_.expires_after(std::chrono::milliseconds(100));
+      self->pause_.async_wait([self](const boost::system::error_code& wait_ec) {
+        if (!wait_ec) self->accept();
+      });
+      return;
     }
+    self->accept_failing_ = false;
+    self->on_client(std::move(client));
     self->accept();
   });
 }

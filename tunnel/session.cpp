@@ -30,6 +30,7 @@ std::string to_string(const CloseReason& reason) {
     case CloseReason::Kind::nonce_exhausted: return "nonce space exhausted";
     case CloseReason::Kind::connection_lost: return reason.error ? detail("connection lost") : "peer closed the connection";
     case CloseReason::Kind::local: return "closed locally";
+    case CloseReason::Kind::peer_not_reading: return "peer stopped reading";
   }
   return "closed";
 }

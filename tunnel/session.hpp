@@ -89,6 +89,7 @@ class Session {
   [[nodiscard]] std::optional<std::size_t> peer() const { return peer_; }
   [[nodiscard]] std::size_t stream_count() const { return streams_.size(); }
   [[nodiscard]] const SessionStats& stats() const { return stats_; }
+  [[nodiscard]] const SessionLimits& limits() const { return limits_; }
   [[nodiscard]] bool is_initiator() const { return role_initiator_; }
 
  private:

@@ -66,6 +66,7 @@ struct CloseReason {
     drain_timeout,      // after GOAWAY: the drain deadline passed with streams still open
     nonce_exhausted,    // 2^64 records: cannot happen at any real rate, but must not wrap
     connection_lost,    // the shell's socket closed or failed (error: the system error, or none for EOF)
+    peer_not_reading,   // the shell's write queue passed every window: the peer stopped reading
     local,              // the shell ended it (shutdown, replaced by a newer session)
   };
   Kind kind;

@@ -5,6 +5,10 @@
 namespace mailtun::tunnel::asio {
 namespace {
 
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+}  // namespace
+
 SourceKey source_of(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -13,11 +17,9 @@ SourceKey source_of(const tcp::endpoint& endpoint) {
   return address.is_v4() ? SourceKey::ipv4(address.to_v4().to_bytes()) : SourceKey::ipv6(address.to_v6().to_bytes());
 }
 
-}  // namespace
-
 Acceptor::Acceptor(net::any_io_executor executor, tcp::endpoint listen, HandshakeLimiter limiter,
                    OnAccepted on_accepted)
-    : acceptor_(executor), listen_(listen), limiter_(std::move(limiter)), on_accepted_(std::move(on_accepted)) {}
+    : acceptor_(executor), pause_(executor), listen_(listen), limiter_(std::move(limiter)), on_accepted_(std::move(on_accepted)) {}
 
 void Acceptor::start() {
   acceptor_.open(listen_.protocol());
@@ -29,6 +31,7 @@ void Acceptor::start() {
 
 void Acceptor::stop() {
   boost::system::error_code ignored;
+  pause_.cancel();
   acceptor_.close(ignored);
 }
 
@@ -41,9 +44,19 @@ void Acceptor::accept() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
-      spdlog::warn("tunnel: accept on {} failed: {}", self->listen_.address().to_string(), ec.message());
-      return self->accept();
+      // Out of descriptors (EMFILE) and the like: the connection stays in the backlog, so accepting
+      // again at once would spin. Pause, and say so once until accepting works again.
+      if (!self->accept_failing_) {
+        spdlog::warn("tunnel: accept on {} failed: {}; pausing", self->listen_.address().to_string(), ec.message());
+        self->accept_failing_ = true;
+      }
+      self->pause_.expires_after(accept_pause);
+      self->pause_.async_wait([self](const boost::system::error_code& wait_ec) {
+        if (!wait_ec) self->accept();
+      });
+      return;
     }
+    self->accept_failing_ = false;
     boost::system::error_code peer_ec;
     const tcp::endpoint remote = socket.remote_endpoint(peer_ec);
     if (peer_ec || !self->limiter_.allow(source_of(remote), std::chrono::steady_clock::now())) {

@@ -3,6 +3,7 @@
 // faster than the limiter allows is dropped at once, before a byte is read (DESIGN §4.1 rule 2).
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
 
@@ -12,6 +13,10 @@ namespace mailtun::tunnel::asio {
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+/// The handshake limiter's key for a connection's source: IPv4 (also when mapped into IPv6) or the
+/// IPv6 /64.
+SourceKey source_of(const tcp::endpoint& endpoint);
 
 class Acceptor : public std::enable_shared_from_this<Acceptor> {
  public:
@@ -29,6 +34,8 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
   void accept();
 
   tcp::acceptor acceptor_;
+  net::steady_timer pause_;  // after an accept error, so a full descriptor table does not spin
+  bool accept_failing_ = false;
   tcp::endpoint listen_;
   HandshakeLimiter limiter_;
   OnAccepted on_accepted_;

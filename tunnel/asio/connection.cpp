@@ -8,6 +8,14 @@ namespace {
 
 // One read takes whatever the kernel has, up to this much: large enough for several full records.
 constexpr std::size_t read_buffer_size = 256 * 1024;
+// After a graceful close (drained), queued bytes (the last FIN, GOAWAY) get this long to leave.
+constexpr auto close_linger = std::chrono::seconds(2);
+// Control replies (PONG, RST) are not flow-controlled: a peer that sends PINGs or OPENs but never
+// reads could grow the write queue for ever. Stream data is bounded by the windows, so a backlog past
+// every window plus slack can only be that, and ends the connection.
+std::size_t max_write_backlog(const SessionLimits& limits) {
+  return 2 * limits.max_streams * limits.initial_window + 4 * 1024 * 1024;
+}
 
 std::string describe(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -81,6 +89,9 @@ void Connection::on_readable() {
   if (ec) return close_now(lost(ec));
   session_.on_bytes(Bytes(read_buffer_.get(), n), Clock::now(), out_);
   apply(out_);
+  if (!closed_ && write_pending_.size() + write_inflight_.size() > max_write_backlog(session_.limits())) {
+    return close_now({CloseReason::Kind::peer_not_reading, {}});
+  }
   read();
 }
 
@@ -160,9 +171,20 @@ void Connection::apply(Output& out) {
 
   if (close && !closing_ && !closed_) {
     closing_ = true;
+    const bool graceful = close->kind == CloseReason::Kind::drained;
     close_reason_ = std::move(close);
-    if (!writing_ && write_pending_.empty()) finish_close();
-    // else: the write completion finishes the close once the queue is empty
+    if (!graceful || (!writing_ && write_pending_.empty())) {
+      // A failed or dead connection must not wait for a write the peer may never read: the dialer
+      // reconnects only once the close is complete.
+      finish_close();
+    } else {
+      // The write completion finishes the close once the queue is empty, or this timer does.
+      timer_deadline_ = TimePoint::max();
+      timer_.expires_after(close_linger);
+      timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+        if (auto self = weak.lock(); self && !ec) self->finish_close();
+      });
+    }
   }
   if (!closed_) arm_timer();
 }

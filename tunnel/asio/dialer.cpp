@@ -5,6 +5,11 @@
 #include <boost/asio/connect.hpp>
 
 namespace mailtun::tunnel::asio {
+namespace {
+
+constexpr auto connect_timeout = std::chrono::seconds(10);
+
+}  // namespace
 
 Dialer::Dialer(net::any_io_executor executor, std::string peer_name, std::string host, std::string port,
                OnConnected on_connected)
@@ -45,9 +50,22 @@ void Dialer::attempt() {
     if (ec) return self->schedule("cannot resolve " + self->host_ + ": " + ec.message());
     self->socket_ = std::make_shared<tcp::socket>(self->timer_.get_executor());
     auto socket = self->socket_;
-    net::async_connect(*socket, results, [self, socket](const boost::system::error_code& cec, const tcp::endpoint&) {
+    // A blackholed address would take the kernel minutes to give up on; the timer closes the
+    // socket, which ends the connect (all addresses) with an error.
+    auto timed_out = std::make_shared<bool>(false);
+    self->timer_.expires_after(connect_timeout);
+    self->timer_.async_wait([socket, timed_out](const boost::system::error_code& tec) {
+      if (tec) return;
+      *timed_out = true;
+      boost::system::error_code ignored;
+      socket->close(ignored);
+    });
+    net::async_connect(*socket, results, [self, socket, timed_out](const boost::system::error_code& cec,
+                                                                   const tcp::endpoint&) {
       if (self->stopped_) return;
+      self->timer_.cancel();
       self->socket_.reset();
+      if (*timed_out) return self->schedule("cannot connect to " + self->endpoint_text() + ": timed out");
       if (cec) return self->schedule("cannot connect to " + self->endpoint_text() + ": " + cec.message());
       self->on_connected_(std::move(*socket));
     });
