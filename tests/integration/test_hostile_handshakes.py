@@ -132,5 +132,31 @@ class HostileHandshakes(TunnelTestCase):
         self.assertEqual(len(proxy.connections), 1, "the office had to reconnect")
 
 
+    # (e) many idle connections from one source
+
+    def test_unfinished_handshakes_per_source_are_bounded(self):
+        # Idle connections cost a descriptor each and a stranger nothing: from one source at most 4
+        # may wait in the handshake at once; more are closed at once, without a byte.
+        self.start()
+        # The vps accepts in arrival order, so these four are counted before the fifth.
+        held = [connect(self.vps.listen_port, source="127.0.0.5") for _ in range(4)]
+        try:
+            extra_started = time.monotonic()
+            with connect(self.vps.listen_port, source="127.0.0.5") as extra:
+                got, how = read_until_closed(extra, extra_started + 4.5)
+            self.assertEqual(got, b"")
+            self.assertNotEqual(how, "timeout", "a fifth idle connection from one source was kept")
+            self.assertLess(time.monotonic() - extra_started, 2.0, "the fifth was not closed at once")
+            # Another source is not affected by the first one's quota.
+            with connect(self.vps.listen_port, source="127.0.0.6") as other:
+                other.settimeout(1.0)
+                with self.assertRaises(socket.timeout):
+                    other.recv(1)  # still open, waiting for its message 1
+        finally:
+            for s in held:
+                s.close()
+        self.assert_real_peer_unaffected()
+
+
 if __name__ == "__main__":
     unittest.main()
