@@ -182,7 +182,7 @@ void Connection::apply(Output& out) {
       timer_deadline_ = TimePoint::max();
       timer_.expires_after(close_linger);
       timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-        if (auto self = weak.lock(); self && !ec) self->finish_close();
+        if (auto alive = weak.lock(); alive && !ec) alive->finish_close();
       });
     }
   }
