@@ -196,7 +196,13 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
   const auto peer = connection.peer();
   if (!peer || !connection.session().established()) {
     // A stranger, a scanner or a failed handshake: their trouble, logged quietly.
-    spdlog::debug("connection from {} closed: {}", connection.remote(), tunnel::to_string(reason));
+    if (reason.error == tunnel::errc::timestamp_in_future) {
+      // Only a holder of a peer's key gets this far: most likely that peer's clock is wrong, which
+      // its admin needs to hear about.
+      spdlog::warn("connection from {} refused: {}", connection.remote(), reason.error.message());
+    } else {
+      spdlog::debug("connection from {} closed: {}", connection.remote(), tunnel::to_string(reason));
+    }
     if (connection.session().is_initiator() && peer && peers_[*peer].dialer) {
       peers_[*peer].dialer->lost(tunnel::to_string(reason));
     }

@@ -36,6 +36,10 @@ inline constexpr std::size_t response_body_len = message_header_len + noise_resp
 inline constexpr std::size_t initiation_wire_len = length_field_len + initiation_body_len;
 inline constexpr std::size_t response_wire_len = length_field_len + response_body_len;
 
+/// How far a peer's message 1 timestamp may run ahead of the responder's clock. Bounds how long a
+/// peer whose clock once jumped ahead stays locked out by the replay guard.
+inline constexpr std::chrono::minutes max_clock_skew{10};
+
 /// Rule 3: message 1 must be complete within this long after accept.
 inline constexpr std::chrono::seconds initiation_deadline{5};
 

@@ -16,6 +16,8 @@ class Category final : public std::error_category {
       case errc::decrypt_failed: return "decryption failed";
       case errc::unknown_peer: return "initiator is not a configured peer";
       case errc::replayed_timestamp: return "handshake timestamp is not newer than the last one";
+      case errc::timestamp_in_future:
+        return "handshake timestamp is too far ahead of this clock (is the peer's clock wrong?)";
       case errc::weak_public_key: return "Diffie-Hellman result is all zero";
       case errc::record_too_long: return "record is too long";
       case errc::record_too_short: return "record is too short";

@@ -16,6 +16,7 @@ enum class errc {
   decrypt_failed,        // an AEAD tag did not verify
   unknown_peer,          // initiator static key is not a configured peer
   replayed_timestamp,    // TAI64N timestamp not greater than the last one accepted from that peer
+  timestamp_in_future,   // TAI64N timestamp further ahead of our clock than the tolerated skew
   weak_public_key,       // Diffie-Hellman gave the all-zero result (low-order point)
   // Records (DESIGN §4.2).
   record_too_long,       // plaintext or ciphertext over the record limit

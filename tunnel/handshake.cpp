@@ -87,7 +87,8 @@ Responder::PeerIndex Responder::add_peer(const keys::PublicKey& static_key, cons
   return peers_.size() - 1;
 }
 
-Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optional<keys::PrivateKey> ephemeral) {
+Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optional<Tai64n> latest,
+                                                     std::optional<keys::PrivateKey> ephemeral) {
   auto noise_message = unwrap(message, message_type_initiation, initiation_wire_len, own_mac1_);
   if (!noise_message) return tl::unexpected(noise_message.error());
 
@@ -109,6 +110,7 @@ Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optiona
   if (payload->size() != Tai64n::size) return fail(errc::bad_length);
   const Tai64n timestamp = Tai64n::from_bytes(std::span<const std::uint8_t, Tai64n::size>(payload->data(), Tai64n::size));
   if (peer->last_timestamp && timestamp <= *peer->last_timestamp) return fail(errc::replayed_timestamp);
+  if (latest && timestamp > *latest) return fail(errc::timestamp_in_future);
 
   // e, ee, se, psk with an empty payload
   state.set_psk(*peer->psk);

@@ -65,8 +65,12 @@ class Responder {
   /// Message 1, exactly initiation_wire_len bytes with its length field. In order, so that
   /// strangers cost no Diffie-Hellman: length (bad_length), type and reserved bytes (bad_type),
   /// mac1 (bad_mac1); then Noise (decrypt_failed, weak_public_key), the initiator's key
-  /// (unknown_peer), the timestamp (replayed_timestamp). On success the peer's timestamp is recorded.
-  Result<Accepted> on_initiation(Bytes message, std::optional<keys::PrivateKey> ephemeral = std::nullopt);
+  /// (unknown_peer), the timestamp (replayed_timestamp, or timestamp_in_future when past `latest`).
+  /// On success the peer's timestamp is recorded. `latest` is this side's clock plus the skew it
+  /// tolerates: without it, one message 1 from a clock that ran far ahead would lock the peer out
+  /// until restart, because every later, correct timestamp would look like a replay.
+  Result<Accepted> on_initiation(Bytes message, std::optional<Tai64n> latest = std::nullopt,
+                                 std::optional<keys::PrivateKey> ephemeral = std::nullopt);
 
   [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
 

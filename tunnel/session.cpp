@@ -55,9 +55,11 @@ Session Session::dial(Initiator initiator, std::size_t peer, const SessionLimits
   return s;
 }
 
-Session Session::accept(Responder& responder, const SessionLimits& limits, TimePoint now) {
+Session Session::accept(Responder& responder, const SessionLimits& limits, TimePoint now,
+                        std::optional<Tai64n> latest_timestamp) {
   Session s(false, limits, now);
   s.responder_ = &responder;
+  s.latest_timestamp_ = latest_timestamp;
   return s;
 }
 
@@ -99,7 +101,7 @@ void Session::on_handshake_bytes(Bytes in, TimePoint now, Output& out) {
   if (handshake_buffer_.size() < wire_len) return;
 
   if (awaiting_initiation) {
-    auto accepted = responder_->on_initiation(handshake_buffer_);
+    auto accepted = responder_->on_initiation(handshake_buffer_, latest_timestamp_);
     if (!accepted) return close({CloseReason::Kind::handshake_failed, accepted.error()}, out);
     out.to_peer.insert(out.to_peer.end(), accepted->response.begin(), accepted->response.end());
     stats_.wire_bytes_out += accepted->response.size();

@@ -43,7 +43,10 @@ class Session {
   /// The dialing side: message 1 goes into `out` at once. `peer` is the caller's index for logs.
   static Session dial(Initiator initiator, std::size_t peer, const SessionLimits& limits, TimePoint now, Output& out);
   /// The listening side; `responder` is borrowed (one per endpoint, shared by its sessions).
-  static Session accept(Responder& responder, const SessionLimits& limits, TimePoint now);
+  /// `latest_timestamp`: see Responder::on_initiation (the wall clock at accept plus the tolerated
+  /// skew; message 1 arrives within seconds of accept).
+  static Session accept(Responder& responder, const SessionLimits& limits, TimePoint now,
+                        std::optional<Tai64n> latest_timestamp = std::nullopt);
 
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) = delete;
@@ -125,6 +128,7 @@ class Session {
   bool closed_ = false;
   std::optional<Initiator> initiator_;
   Responder* responder_ = nullptr;
+  std::optional<Tai64n> latest_timestamp_;
   std::vector<std::uint8_t> handshake_buffer_;
   std::optional<std::size_t> peer_;
 

@@ -216,6 +216,17 @@ TEST(HandshakeResponder, RejectsAReplayedOrOlderMessage1AndAcceptsANewerOne) {
   EXPECT_TRUE(ep.responder.on_initiation(ep.dial(at(1001s)).initiation()));
 }
 
+TEST(HandshakeResponder, RefusesATimestampFarAheadOfItsClockWithoutLockingThePeerOut) {
+  Endpoints ep;
+  const Tai64n latest = at(1000s + 600s);  // our clock at 1000 s, ten minutes of skew tolerated
+  auto ahead = ep.responder.on_initiation(ep.dial(at(1000s + 601s)).initiation(), latest);
+  ASSERT_FALSE(ahead);
+  EXPECT_EQ(ahead.error(), errc::timestamp_in_future);
+  // The refused timestamp was not recorded: a correct clock gets in at once.
+  EXPECT_TRUE(ep.responder.on_initiation(ep.dial(at(1000s)).initiation(), latest));
+  EXPECT_TRUE(ep.responder.on_initiation(ep.dial(at(1000s + 600s)).initiation(), latest)) << "within the skew";
+}
+
 TEST(HandshakeResponder, ARejectedMessageDoesNotAdvanceTheReplayGuard) {
   Endpoints ep;
   ByteVector future = ep.dial(at(5000s)).initiation();
