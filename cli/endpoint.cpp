@@ -167,6 +167,18 @@ void Endpoint::on_confirmed(Connection& connection) { become_current(*connection
 
 void Endpoint::become_current(std::size_t peer, Connection& connection) {
   PeerState& state = peers_[peer];
+  if (state.current && !state.current->closed() &&
+      state.current->session().is_initiator() != connection.session().is_initiator()) {
+    // Both sides dial each other. Without a rule each would let the other's connection replace its
+    // own, and both would drop; so both keep the one dialed by the side with the lower public key.
+    const keys::PublicKey ours = config_.interface.private_key.public_key();
+    const bool we_are_lower = std::ranges::lexicographical_compare(ours.bytes(), config_.peers[peer].public_key.bytes());
+    if (state.current->session().is_initiator() == we_are_lower) {
+      spdlog::debug("peer {}: keeping the connection dialed by the lower key; closing the one from {}",
+                    config_.peers[peer].name, connection.remote());
+      return connection.close_now({tunnel::CloseReason::Kind::local, {}});
+    }
+  }
   auto old = std::move(state.current);
   state.current = connection.shared_from_this();
   if (old && !old->closed()) {

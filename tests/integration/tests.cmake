@@ -29,4 +29,5 @@ mailtun_integration_test(reconnect 90)            # the dialer reconnects after 
 mailtun_integration_test(hostile_handshakes 60)   # garbage, unknown key, replay: zero bytes back
 mailtun_integration_test(refused_service 60)      # refused streams answered in the client's protocol
 mailtun_integration_test(peer_down_reply 60)      # 421 4.4.1 at once when the peer is down
+mailtun_integration_test(dial_both_ways 60)       # both sides dial: one connection survives
 mailtun_integration_test(shutdown 60)             # SIGTERM: exit 0, drain, reset at the deadline
