@@ -504,6 +504,24 @@ def tail(text: str, lines: int = 40) -> str:
 
 # ---- target servers -------------------------------------------------------------------------
 
+def shut_down_listener(stopped: threading.Event, listener: socket.socket, lock: threading.Lock,
+                       sockets, thread: threading.Thread) -> None:
+    """Stops an accept loop: closes the listener and every socket it handed out, joins its thread."""
+    stopped.set()
+    try:
+        listener.close()
+    except OSError:
+        pass
+    with lock:
+        open_sockets = list(sockets)
+    for s in open_sockets:
+        try:
+            s.close()
+        except OSError:
+            pass
+    thread.join(5)
+
+
 class TcpServer:
     """A threaded TCP server on 127.0.0.1:0; `handle(conn)` runs in a thread per connection."""
 
@@ -560,19 +578,7 @@ class TcpServer:
         raise NotImplementedError
 
     def close(self) -> None:
-        self._stopped.set()
-        try:
-            self._listener.close()
-        except OSError:
-            pass
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-        self._thread.join(5)
+        shut_down_listener(self._stopped, self._listener, self._lock, self._conns, self._thread)
 
 
 class EchoServer(TcpServer):
@@ -803,19 +809,7 @@ class RecordingProxy:
         wait_until(check, timeout, what)
 
     def close(self) -> None:
-        self._stopped.set()
-        try:
-            self._listener.close()
-        except OSError:
-            pass
-        with self._lock:
-            sockets = list(self._sockets)
-        for s in sockets:
-            try:
-                s.close()
-            except OSError:
-                pass
-        self._thread.join(5)
+        shut_down_listener(self._stopped, self._listener, self._lock, self._sockets, self._thread)
 
 
 # ---- the harness ----------------------------------------------------------------------------
