@@ -3,7 +3,9 @@
 // greeting, which catches the commonest mistake of all: two targets swapped, or a server not
 // listening where the file says.
 
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sodium.h>
 #include <sys/socket.h>
@@ -26,6 +28,7 @@
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "forwarder/proxy_header.hpp"
 #include "keys/base64.hpp"
 
 namespace mailtun::cli {
@@ -99,9 +102,7 @@ std::string summary(const Config& config) {
     for (const std::string& name : expose.peers) peers += (peers.empty() ? "" : ", ") + name;
     out += "expose " + expose.service + ": peer " + peers + " -> " + expose.target.to_string() + " (" +
            std::string(forwarder::to_string(expose.protocol));
-    if (expose.proxy_protocol != ProxyProtocol::none) {
-      out += ", PROXY " + std::string(to_string(expose.proxy_protocol));
-    }
+    if (expose.proxy_protocol) out += ", PROXY " + std::string(forwarder::to_string(*expose.proxy_protocol));
     if (expose.allow_any_port) out += ", allow_any_port";
     out += ")\n";
   }
@@ -165,44 +166,40 @@ tl::expected<Socket, std::string> connect_to(const addrinfo& address) {
   return socket;
 }
 
-/// "address port" of one end of a connected socket, for a PROXY v1 line.
-std::optional<std::pair<std::string, std::string>> socket_end(int fd, bool peer) {
+/// One end of a connected socket in the form a PROXY header is built from.
+std::optional<tunnel::Address> socket_end(int fd, bool peer) {
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   auto* raw = reinterpret_cast<sockaddr*>(&address);
   if ((peer ? ::getpeername(fd, raw, &length) : ::getsockname(fd, raw, &length)) != 0) return std::nullopt;
-  std::array<char, NI_MAXHOST> host{};
-  std::array<char, NI_MAXSERV> port{};
-  if (::getnameinfo(raw, length, host.data(), host.size(), port.data(), port.size(),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+  tunnel::Address end;
+  if (address.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&address);
+    end.family = 4;
+    std::memcpy(end.bytes.data(), &in->sin_addr, 4);
+    end.port = ntohs(in->sin_port);
+  } else if (address.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address);
+    end.family = 6;
+    std::memcpy(end.bytes.data(), &in6->sin6_addr, 16);
+    end.port = ntohs(in6->sin6_port);
+  } else {
     return std::nullopt;
   }
-  return std::pair<std::string, std::string>{host.data(), port.data()};
+  return end;
 }
 
 /// The PROXY header a probe sends first to a target that expects one: without it Postfix and
 /// Dovecot wait for a header and never greet. v2 has a command for exactly this, LOCAL ("not a
-/// relayed client: use the connection's own addresses"); v1's equivalent, "PROXY UNKNOWN", is
-/// refused by Postfix, so a v1 probe describes its own connection instead, which is the truth.
-std::string proxy_header(ProxyProtocol proxy_protocol, int fd) {
-  switch (proxy_protocol) {
-    case ProxyProtocol::v1: {
-      const auto source = socket_end(fd, false);
-      const auto destination = socket_end(fd, true);
-      if (!source || !destination) return {};
-      const bool ipv6 = source->first.find(':') != std::string::npos;
-      return "PROXY " + std::string(ipv6 ? "TCP6 " : "TCP4 ") + source->first + " " + destination->first + " " +
-             source->second + " " + destination->second + "\r\n";
-    }
-    case ProxyProtocol::v2: {
-      // Signature, version 2 with command LOCAL (0x20), family UNSPEC, no addresses.
-      static constexpr std::array<char, 16> local{'\r', '\n', '\r', '\n', '\0', '\r', '\n', 'Q',
-                                                  'U',  'I',  'T',  '\n', '\x20', '\0', '\0', '\0'};
-      return {local.begin(), local.end()};
-    }
-    case ProxyProtocol::none: break;
-  }
-  return {};
+/// relayed client: use the connection's own addresses"), which is what unknown addresses give;
+/// v1's equivalent, "PROXY UNKNOWN", is refused by Postfix, so a v1 probe describes its own
+/// connection instead, which is the truth.
+std::vector<std::uint8_t> probe_proxy_header(forwarder::ProxyVersion version, int fd) {
+  if (version == forwarder::ProxyVersion::v2) return forwarder::proxy_header_v2({}, {});
+  const auto source = socket_end(fd, false);
+  const auto destination = socket_end(fd, true);
+  if (!source || !destination) return {};
+  return forwarder::proxy_header_v1(*source, *destination);
 }
 
 /// What a probe read: the first line, or nothing because the server stayed silent or hung up.
@@ -309,8 +306,8 @@ ProbeResult probe(const Expose& expose) {
   }
   if (!connection) return {false, connection.error()};
 
-  if (expose.proxy_protocol != ProxyProtocol::none) {
-    const std::string header = proxy_header(expose.proxy_protocol, connection->get());
+  if (expose.proxy_protocol) {
+    const auto header = probe_proxy_header(*expose.proxy_protocol, connection->get());
     if (header.empty()) return {false, "cannot describe the connection in a PROXY header: " + errno_text(errno)};
     if (::send(connection->get(), header.data(), header.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(header.size())) {
       return {false, "cannot send the PROXY header: " + errno_text(errno)};

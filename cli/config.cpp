@@ -81,7 +81,7 @@ struct ExposeDraft {
   std::optional<HostPort> target;
   std::optional<std::vector<std::string>> peers;
   std::optional<forwarder::Protocol> protocol;
-  ProxyProtocol proxy_protocol = ProxyProtocol::none;
+  std::optional<forwarder::ProxyVersion> proxy_protocol;
   bool allow_any_port = false;
 };
 
@@ -380,11 +380,11 @@ class Loader {
     }
     if (const auto word = r.string("proxy_protocol", R"("v1", "v2" or "none")")) {
       if (*word == "none") {
-        expose.proxy_protocol = ProxyProtocol::none;
+        expose.proxy_protocol.reset();
       } else if (*word == "v1") {
-        expose.proxy_protocol = ProxyProtocol::v1;
+        expose.proxy_protocol = forwarder::ProxyVersion::v1;
       } else if (*word == "v2") {
-        expose.proxy_protocol = ProxyProtocol::v2;
+        expose.proxy_protocol = forwarder::ProxyVersion::v2;
       } else {
         r.error("proxy_protocol", quote_value(*word) + " is not a PROXY protocol version; expected \"v1\", \"v2\" or \"none\"");
       }
@@ -575,15 +575,6 @@ std::string join_lines(const std::vector<std::string>& lines) {
 }
 
 }  // namespace
-
-std::string_view to_string(ProxyProtocol proxy_protocol) {
-  switch (proxy_protocol) {
-    case ProxyProtocol::v1: return "v1";
-    case ProxyProtocol::v2: return "v2";
-    case ProxyProtocol::none: break;
-  }
-  return "none";
-}
 
 const Peer* Config::find_peer(std::string_view name) const {
   const auto it = std::ranges::find(peers, name, &Peer::name);

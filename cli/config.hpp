@@ -15,16 +15,15 @@
 
 #include "cli/address.hpp"
 #include "cli/command_error.hpp"
+#include "forwarder/proxy_header.hpp"
 #include "forwarder/service.hpp"
 #include "keys/key.hpp"
 
 namespace mailtun::cli {
 
 /// What an expose sends its target before the client's bytes (DESIGN §5).
-enum class ProxyProtocol { none, v1, v2 };
 
-/// "none", "v1", "v2": the words of the configuration file.
-[[nodiscard]] std::string_view to_string(ProxyProtocol proxy_protocol);
+
 
 inline constexpr std::chrono::seconds default_keepalive{15};
 inline constexpr std::size_t default_max_streams = 1024;
@@ -67,7 +66,7 @@ struct Expose {
   HostPort target;
   std::vector<std::string> peers;  // names from Config::peers, at least one
   forwarder::Protocol protocol = forwarder::Protocol::tcp;
-  ProxyProtocol proxy_protocol = ProxyProtocol::none;
+  std::optional<forwarder::ProxyVersion> proxy_protocol;  // none when absent or "none"
   bool allow_any_port = false;
 };
 

@@ -18,15 +18,6 @@ tcp::endpoint to_endpoint(const SocketAddress& address) {
   return {net::ip::make_address(address.address), address.port};
 }
 
-std::optional<forwarder::ProxyVersion> to_proxy_version(ProxyProtocol p) {
-  switch (p) {
-    case ProxyProtocol::v1: return forwarder::ProxyVersion::v1;
-    case ProxyProtocol::v2: return forwarder::ProxyVersion::v2;
-    case ProxyProtocol::none: break;
-  }
-  return std::nullopt;
-}
-
 /// Expose targets are local services: resolved once at start, so a typo fails loudly then.
 std::vector<tcp::endpoint> resolve_target(net::io_context& io, const HostPort& target) {
   tcp::resolver resolver(io);
@@ -58,7 +49,7 @@ void Endpoint::start() {
   std::vector<forwarder::ExposeSpec> specs;
   for (const Expose& expose : config_.exposes) {
     forwarder::ExposeSpec spec{expose.service, resolve_target(io_, expose.target), expose.target.to_string(), {},
-                               expose.protocol, to_proxy_version(expose.proxy_protocol)};
+                               expose.protocol, expose.proxy_protocol};
     for (const std::string& name : expose.peers) {
       const auto it = std::ranges::find(config_.peers, name, &Peer::name);
       spec.peers.push_back(static_cast<std::size_t>(it - config_.peers.begin()));

@@ -44,20 +44,11 @@ void Forward::accept() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket client) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
-      // EMFILE and the like: the client stays in the backlog, so accepting again at once would
-      // spin. Pause, and say so once until accepting works again.
-      if (!self->accept_failing_) {
-        spdlog::warn("service {}: accept on {} failed: {}; pausing", self->spec_.service,
-                     self->spec_.listen.address().to_string(), ec.message());
-        self->accept_failing_ = true;
-      }
-      self->pause_.expires_after(std::chrono::milliseconds(100));
-      self->pause_.async_wait([self](const boost::system::error_code& wait_ec) {
-        if (!wait_ec) self->accept();
-      });
-      return;
+      return self->pause_.after_error(
+          ec, "service " + self->spec_.service + ": accept on " + self->spec_.listen.address().to_string(),
+          [self] { self->accept(); });
     }
-    self->accept_failing_ = false;
+    self->pause_.succeeded();
     self->on_client(std::move(client));
     self->accept();
   });

@@ -3,7 +3,8 @@
 // at a peer. With no usable tunnel it answers in the client's protocol (DESIGN §5) and closes.
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+
+#include "tunnel/asio/accept_pause.hpp"
 #include <functional>
 #include <memory>
 #include <string>
@@ -43,8 +44,7 @@ class Forward : public std::enable_shared_from_this<Forward> {
 
   ForwardSpec spec_;
   tcp::acceptor acceptor_;
-  net::steady_timer pause_;  // after an accept error, so a full descriptor table does not spin
-  bool accept_failing_ = false;
+  tunnel::asio::AcceptPause pause_;
   ConnectionLookup lookup_;
   std::shared_ptr<ServiceCounters> counters_;
 };

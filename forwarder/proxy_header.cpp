@@ -167,6 +167,8 @@ std::vector<std::uint8_t> proxy_header_v2(const tunnel::Address& source, const t
   return out;
 }
 
+std::string_view to_string(ProxyVersion version) { return version == ProxyVersion::v1 ? "v1" : "v2"; }
+
 std::vector<std::uint8_t> proxy_header(ProxyVersion version, const tunnel::Address& source,
                                        const tunnel::Address& destination) {
   return version == ProxyVersion::v1 ? proxy_header_v1(source, destination) : proxy_header_v2(source, destination);

@@ -5,6 +5,7 @@
 // and §2.2 (v2 binary). Pure: no sockets, no name resolution.
 
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "tunnel/frame.hpp"
@@ -13,6 +14,8 @@ namespace mailtun::forwarder {
 
 /// The `proxy_protocol` setting of an expose.
 enum class ProxyVersion { v1, v2 };
+/// "v1" or "v2", as in the configuration.
+std::string_view to_string(ProxyVersion version);
 
 /// True if `source` and `destination` can be described as one TCP4 or TCP6 connection: both IPv4,
 /// or both IPv6, after IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are read as the IPv4 address

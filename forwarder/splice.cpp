@@ -45,7 +45,7 @@ void Splice::start() {
   local_.set_option(tcp::no_delay(true), ignored);
   local_.non_blocking(true, ignored);
   started_ = true;
-  flush_pending();
+  write_local();  // what arrived before the start, or the end if that came too
   read_local();
 }
 
@@ -117,11 +117,6 @@ void Splice::on_data(tunnel::Bytes data) {
   }
   pending_.insert(pending_.end(), data.begin(), data.end());
   write_local();
-}
-
-void Splice::flush_pending() {
-  if (!pending_.empty()) return write_local();
-  maybe_finish();
 }
 
 void Splice::write_local() {

@@ -47,7 +47,6 @@ class Splice : public tunnel::asio::StreamSink, public std::enable_shared_from_t
   void read_local();
   void on_local_readable();
   void write_local();
-  void flush_pending();
   void maybe_finish();
   void reset_local();
   void close_local();

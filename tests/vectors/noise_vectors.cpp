@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/hex.hpp"
 #include "tunnel/noise/handshake_state.hpp"
 
 namespace {
@@ -24,27 +25,12 @@ using mailtun::keys::PublicKey;
 using mailtun::tunnel::Bytes;
 using namespace mailtun::tunnel::noise;
 using ByteVector = std::vector<std::uint8_t>;
+using mailtun::testing::hex;
+using mailtun::testing::unhex;
 
 struct VectorFailure {
   std::string what;
 };
-
-ByteVector unhex(const std::string& hex) {
-  ByteVector out(hex.size() / 2);
-  std::size_t len = 0;
-  if (hex.size() % 2 != 0 ||
-      sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len, nullptr) != 0 || len != out.size()) {
-    throw VectorFailure{"malformed hex: " + hex.substr(0, 16)};
-  }
-  return out;
-}
-
-std::string hex(Bytes bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();
-  return out;
-}
 
 KeySpan key_span(const ByteVector& bytes) {
   if (bytes.size() != 32) throw VectorFailure{"key is not 32 bytes"};

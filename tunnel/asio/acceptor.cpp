@@ -3,12 +3,6 @@
 #include <spdlog/spdlog.h>
 
 namespace mailtun::tunnel::asio {
-namespace {
-
-constexpr auto accept_pause = std::chrono::milliseconds(100);
-
-}  // namespace
-
 SourceKey source_of(const tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
@@ -44,19 +38,10 @@ void Acceptor::accept() {
   acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (ec) {
-      // Out of descriptors (EMFILE) and the like: the connection stays in the backlog, so accepting
-      // again at once would spin. Pause, and say so once until accepting works again.
-      if (!self->accept_failing_) {
-        spdlog::warn("tunnel: accept on {} failed: {}; pausing", self->listen_.address().to_string(), ec.message());
-        self->accept_failing_ = true;
-      }
-      self->pause_.expires_after(accept_pause);
-      self->pause_.async_wait([self](const boost::system::error_code& wait_ec) {
-        if (!wait_ec) self->accept();
-      });
-      return;
+      return self->pause_.after_error(ec, "tunnel: accept on " + self->listen_.address().to_string(),
+                                      [self] { self->accept(); });
     }
-    self->accept_failing_ = false;
+    self->pause_.succeeded();
     boost::system::error_code peer_ec;
     const tcp::endpoint remote = socket.remote_endpoint(peer_ec);
     if (peer_ec || !self->limiter_.allow(source_of(remote), std::chrono::steady_clock::now())) {

@@ -3,7 +3,8 @@
 // faster than the limiter allows is dropped at once, before a byte is read (DESIGN §4.1 rule 2).
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
+
+#include "tunnel/asio/accept_pause.hpp"
 #include <functional>
 #include <memory>
 
@@ -34,8 +35,7 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
   void accept();
 
   tcp::acceptor acceptor_;
-  net::steady_timer pause_;  // after an accept error, so a full descriptor table does not spin
-  bool accept_failing_ = false;
+  AcceptPause pause_;
   tcp::endpoint listen_;
   HandshakeLimiter limiter_;
   OnAccepted on_accepted_;

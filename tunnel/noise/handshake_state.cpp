@@ -27,8 +27,8 @@ Result<void> dh(const keys::PrivateKey& priv, const keys::PublicKey& pub, std::a
 
 }  // namespace
 
-bool HandshakePattern::psk_mode() const {
-  return std::ranges::any_of(messages, [](const auto& m) { return std::ranges::find(m, psk) != m.end(); });
+bool HandshakePattern::uses(Token token) const {
+  return std::ranges::any_of(messages, [token](const auto& m) { return std::ranges::find(m, token) != m.end(); });
 }
 
 std::optional<Protocol> parse_protocol_name(std::string_view name) {
@@ -57,10 +57,8 @@ HandshakeState::HandshakeState(HandshakeParams params)
       e_(std::move(params.e)),
       rs_(params.rs),
       psk_(params.psk) {
-  const auto needs = [&](Token t) {
-    return std::ranges::any_of(pattern_->messages, [t](const auto& m) { return std::ranges::find(m, t) != m.end(); });
-  };
-  if ((needs(s) || needs(ss) || needs(initiator_ ? se : es)) && s_ == nullptr)
+  const HandshakePattern& p = *pattern_;
+  if ((p.uses(s) || p.uses(ss) || p.uses(initiator_ ? se : es)) && s_ == nullptr)
     throw std::invalid_argument("handshake pattern needs a local static key");
   if (pattern_->responder_static_premessage && initiator_ && !rs_)
     throw std::invalid_argument("handshake pattern needs the responder's static key");

@@ -20,7 +20,9 @@ struct HandshakePattern {
   std::string_view name;
   bool responder_static_premessage;  // "<- s": the initiator knows the responder's static key
   std::vector<std::vector<Token>> messages;
-  [[nodiscard]] bool psk_mode() const;
+  /// True if any message of the pattern has `token`.
+  [[nodiscard]] bool uses(Token token) const;
+  [[nodiscard]] bool psk_mode() const { return uses(Token::psk); }
 };
 
 struct Protocol {

@@ -235,7 +235,7 @@ TEST_F(ConfigTest, VpsExampleLoads) {
   EXPECT_EQ(relay.target, (HostPort{"127.0.0.1", 10025}));
   EXPECT_EQ(relay.peers, std::vector<std::string>{"office"});
   EXPECT_EQ(relay.protocol, Protocol::smtp);
-  EXPECT_EQ(relay.proxy_protocol, ProxyProtocol::none);
+  EXPECT_EQ(relay.proxy_protocol, std::nullopt);
   EXPECT_FALSE(relay.allow_any_port);
 }
 
@@ -263,7 +263,7 @@ TEST_F(ConfigTest, OfficeMirrorLoads) {
   EXPECT_EQ(config.exposes[1].protocol, Protocol::sasl);
   EXPECT_EQ(config.exposes[2].target.host, "::1");
   EXPECT_EQ(config.exposes[2].target.to_string(), "[::1]:587");
-  EXPECT_EQ(config.exposes[2].proxy_protocol, ProxyProtocol::v2);
+  EXPECT_EQ(config.exposes[2].proxy_protocol, forwarder::ProxyVersion::v2);
 
   ASSERT_EQ(config.forwards.size(), 1U);
   EXPECT_EQ(config.forwards[0].service, "relay");
@@ -688,7 +688,7 @@ peer = "office"
 TEST_F(ConfigTest, ProxyProtocolValues) {
   std::string text = vps_example;
   text.replace(text.find("# proxy_protocol = \"v2\""), 23, "proxy_protocol = \"v1\"");
-  EXPECT_EQ(load("vps.toml", text).exposes[0].proxy_protocol, ProxyProtocol::v1);
+  EXPECT_EQ(load("vps.toml", text).exposes[0].proxy_protocol, forwarder::ProxyVersion::v1);
   text.replace(text.find("\"v1\""), 4, "\"v3\"");
   expect_error(errors("vps.toml", text), "vps.toml", text, "v3", "expose[0].proxy_protocol",
                "\"v3\" is not a PROXY protocol version; expected \"v1\", \"v2\" or \"none\"");

@@ -1,6 +1,8 @@
 #include "tunnel/chacha_poly.hpp"
 
 #include <gtest/gtest.h>
+
+#include "tests/support/hex.hpp"
 #include <sodium.h>
 
 #include <array>
@@ -11,14 +13,7 @@ namespace mailtun::tunnel {
 namespace {
 
 using ByteVector = std::vector<std::uint8_t>;
-
-ByteVector unhex(const std::string& hex) {
-  ByteVector out(hex.size() / 2);
-  std::size_t len = 0;
-  sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), " \n", &len, nullptr);
-  out.resize(len);
-  return out;
-}
+using mailtun::testing::unhex;
 
 // RFC 8439 §2.8.2: the AEAD test vector. Its nonce is 07000000 4041424344454647, which is not the
 // Noise layout (4 zero bytes ‖ counter), so it is checked against libsodium directly, and the Noise

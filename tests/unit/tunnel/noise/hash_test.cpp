@@ -1,6 +1,8 @@
 #include "tunnel/noise/hash.hpp"
 
 #include <gtest/gtest.h>
+
+#include "tests/support/hex.hpp"
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
@@ -14,12 +16,7 @@ namespace mailtun::tunnel::noise {
 namespace {
 
 using ByteVector = std::vector<std::uint8_t>;
-
-ByteVector unhex(const std::string& hex) {
-  ByteVector out(hex.size() / 2);
-  sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, nullptr, nullptr);
-  return out;
-}
+using mailtun::testing::unhex;
 
 ByteVector to_vector(std::span<const std::uint8_t> s) { return {s.begin(), s.end()}; }
 
