@@ -1,5 +1,7 @@
 // `mailtun up --config FILE`: runs the endpoint in the foreground until SIGTERM or SIGINT, then
-// drains and exits 0 (DESIGN §8). Under systemd (Type=notify) it reports READY and STOPPING.
+// drains and exits 0 (DESIGN §8). SIGHUP reloads the configuration. Under systemd (Type=notify) it
+// reports READY once every listener is bound, STATUS whenever a peer's state changes, STOPPING, and
+// feeds the watchdog from the event loop, so a loop that hangs is restarted.
 
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -7,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <memory>
 
@@ -24,24 +27,87 @@ struct UpOptions {
   int drain_seconds = 10;
 };
 
+/// Sends WATCHDOG=1 every half of WatchdogSec from the event loop itself: a loop stuck anywhere
+/// stops the pings, and systemd restarts the service.
+class Watchdog {
+ public:
+  explicit Watchdog(boost::asio::io_context& io) : timer_(io) {
+    std::uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+      interval_ = std::chrono::microseconds(usec / 2);
+      ping();
+    }
+  }
+  void stop() { timer_.cancel(); }
+
+ private:
+  void ping() {
+    sd_notify(0, "WATCHDOG=1");
+    timer_.expires_after(interval_);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) ping();
+    });
+  }
+
+  boost::asio::steady_timer timer_;
+  std::chrono::microseconds interval_{0};
+};
+
+/// SIGHUP: the configuration is read again; a file with errors is refused, its errors logged, and
+/// the running configuration stays.
+void reload(Endpoint& endpoint, const std::string& path) {
+  spdlog::info("signal SIGHUP: reloading {}", path);
+  sd_notify(0, "RELOADING=1");
+  try {
+    endpoint.reload(load_config(path));
+  } catch (const std::exception& e) {
+    spdlog::error("reload refused, the running configuration stays:\n{}", e.what());
+  }
+  sd_notify(0, ("READY=1\nSTATUS=" + endpoint.peer_summary()).c_str());
+}
+
 void run_up(const UpOptions& options) {
   setup_logging(options.log_level);
   Config config = load_config(options.config);  // ConfigError: exit 2
   std::signal(SIGPIPE, SIG_IGN);                 // a peer that vanishes mid-write is an error code, not a death
 
   boost::asio::io_context io(1);
+  // Before anything can take a while: a SIGHUP that arrives during start-up must not kill us.
+  boost::asio::signal_set hangup(io, SIGHUP);
   Endpoint endpoint(io, std::move(config));
+  std::string last_status;
+  endpoint.on_peer_state_change([&] {
+    std::string status = "STATUS=" + endpoint.peer_summary();
+    if (status == last_status) return;
+    last_status = status;
+    sd_notify(0, status.c_str());
+  });
   endpoint.start();  // throws on a listener that cannot bind: exit 1
   spdlog::info("interface {} up ({} peers, {} forwards, {} exposes)", endpoint.config().interface.name,
                endpoint.config().peers.size(), endpoint.config().forwards.size(), endpoint.config().exposes.size());
-  sd_notify(0, "READY=1");
+  last_status = "STATUS=" + endpoint.peer_summary();
+  sd_notify(0, ("READY=1\n" + last_status).c_str());
+  Watchdog watchdog(io);
+
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](const boost::system::error_code& ec, int) {
+      if (ec) return;
+      reload(endpoint, options.config);
+      await_hangup();
+    });
+  };
+  await_hangup();
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     spdlog::info("signal {}: shutting down, draining streams for up to {} s", signal, options.drain_seconds);
     sd_notify(0, "STOPPING=1");
-    endpoint.shutdown(std::chrono::seconds(options.drain_seconds), [&io] { io.stop(); });
+    hangup.cancel();
+    endpoint.shutdown(std::chrono::seconds(options.drain_seconds), [&] {
+      watchdog.stop();
+      io.stop();
+    });
   });
   io.run();
   spdlog::info("interface {} down", endpoint.config().interface.name);
@@ -53,8 +119,10 @@ void register_up_command(CLI::App& app) {
   auto options = std::make_shared<UpOptions>();
   CLI::App* up = app.add_subcommand("up", "run the endpoint in the foreground");
   up->add_option("-c,--config", options->config, "configuration file")->required();
-  up->add_option("--log-level", options->log_level, "debug, info, warn or error")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  up->add_option("--log-level", options->log_level, "trace, debug, info, warning, error, critical or off")
+      ->check([](const std::string& name) -> std::string {
+        return normalise_log_level(name) ? std::string() : "not a log level: " + name;
+      });
   up->add_option("--drain-seconds", options->drain_seconds, "on SIGTERM, how long open streams may finish")
       ->check(CLI::Range(0, 3600));
   up->callback([options] { run_up(*options); });

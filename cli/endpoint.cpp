@@ -6,6 +6,9 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "cli/down_report.hpp"
+#include "keys/base64.hpp"
+
 namespace mailtun::cli {
 
 namespace net = boost::asio;
@@ -29,15 +32,53 @@ std::vector<tcp::endpoint> resolve_target(net::io_context& io, const HostPort& t
   return out;
 }
 
+/// The reason names of StatusReport::rejected_handshakes.
+std::string_view refusal_name(const tunnel::CloseReason& reason) {
+  using Kind = tunnel::CloseReason::Kind;
+  using tunnel::errc;
+  if (reason.kind == Kind::handshake_timeout) return "timeout";
+  if (reason.kind != Kind::handshake_failed) return "incomplete";
+  if (reason.error == errc::bad_mac1) return "bad_mac1";
+  if (reason.error == errc::unknown_peer) return "unknown_peer";
+  if (reason.error == errc::replayed_timestamp) return "replayed_timestamp";
+  if (reason.error == errc::timestamp_in_future) return "timestamp_in_future";
+  if (reason.error == errc::decrypt_failed || reason.error == errc::weak_public_key) return "decrypt_failed";
+  return "malformed";
+}
+
+/// Why the dialing side's handshake failed, in the words of the likely fix.
+std::string initiator_failure(const tunnel::CloseReason& reason, const std::string& own_public_key) {
+  using Kind = tunnel::CloseReason::Kind;
+  if (reason.kind == Kind::connection_lost && !reason.error) {
+    return "the peer closed the connection during the handshake: it does not know this endpoint's public key " +
+           own_public_key + " (check public_key in its [[peer]] for this endpoint), or this clock is behind the "
+           "time of an earlier handshake";
+  }
+  if (reason.kind == Kind::handshake_failed && reason.error == tunnel::errc::decrypt_failed) {
+    return "the peer's answer to the handshake does not decrypt: the preshared keys of the two sides differ";
+  }
+  if (reason.kind == Kind::handshake_timeout) {
+    return "no answer to the handshake in time: is the endpoint a mailtun listener?";
+  }
+  return "handshake failed: " + tunnel::to_string(reason);
+}
+
 }  // namespace
 
 Endpoint::Endpoint(net::io_context& io, Config config)
-    : io_(io), config_(std::move(config)), responder_(config_.interface.private_key), peers_(config_.peers.size()) {
+    : io_(io),
+      config_(std::move(config)),
+      responder_(config_.interface.private_key),
+      peers_(config_.peers.size()),
+      refusal_log_limiter_({.per_second = 1, .burst = 1, .max_sources = 1024, .period = std::chrono::minutes(1)}),
+      started_(tunnel::Clock::now()) {
   for (std::size_t i = 0; i < config_.peers.size(); ++i) {
     const Peer& peer = config_.peers[i];
     responder_.add_peer(peer.public_key, peer.psk);
     peers_[i].limits.keepalive = peer.keepalive;
     peers_[i].limits.max_streams = peer.max_streams;
+    peers_[i].down_since = started_;
+    peers_[i].down_timer = std::make_unique<net::steady_timer>(io_);
   }
 }
 
@@ -65,9 +106,10 @@ void Endpoint::start() {
       const auto& current = peers_[peer].current;
       return current && current->session().ready() ? current : nullptr;
     };
+    auto counters = std::make_shared<forwarder::ServiceCounters>();
     auto f = std::make_shared<forwarder::Forward>(
         executor, forwarder::ForwardSpec{forward.service, to_endpoint(forward.listen), forward.peer, forward.protocol},
-        std::move(lookup), std::make_shared<forwarder::ServiceCounters>());
+        std::move(lookup), counters);
     try {
       f->start();
     } catch (const boost::system::system_error& e) {
@@ -75,6 +117,7 @@ void Endpoint::start() {
                                ": " + e.code().message());
     }
     forwards_.push_back(std::move(f));
+    forward_counters_.push_back(std::move(counters));
   }
 
   if (config_.interface.listen) {
@@ -95,9 +138,14 @@ void Endpoint::start() {
     if (!peer.endpoint) continue;
     peers_[i].dialer = std::make_shared<tunnel::asio::Dialer>(
         executor, peer.name, peer.endpoint->host, std::to_string(peer.endpoint->port),
-        [this, i](tcp::socket s) { on_dialed(i, std::move(s)); });
+        [this, i](tcp::socket s) { on_dialed(i, std::move(s)); },
+        [this, i](const std::string& why) {
+          peers_[i].last_error = why;
+          notify_peer_state_change();
+        });
     peers_[i].dialer->start();
   }
+  for (std::size_t i = 0; i < peers_.size(); ++i) schedule_down_report(i);
 }
 
 void Endpoint::on_dialed(std::size_t peer, tcp::socket socket) {
@@ -129,8 +177,12 @@ void Endpoint::on_accepted(tcp::socket socket) {
     const auto c = h.connection.lock();
     return !c || c->closed() || c->session().established();
   });
-  if (std::ranges::count(handshaking_, source, &Handshaking::source) >= max_handshakes_per_source) return;
+  if (std::ranges::count(handshaking_, source, &Handshaking::source) >= max_handshakes_per_source) {
+    ++rejected_handshakes_["too_many_unfinished"];
+    return;
+  }
   if (handshaking_.size() >= max_handshakes) {
+    ++rejected_handshakes_["too_many_unfinished"];
     // The oldest unfinished handshake is the likeliest to be a stalled attacker.
     if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});
     handshaking_.pop_front();
@@ -145,6 +197,7 @@ void Endpoint::on_accepted(tcp::socket socket) {
 void Endpoint::on_established(Connection& connection) {
   const std::size_t peer = *connection.peer();
   ++peers_[peer].counters.handshakes;
+  peers_[peer].last_handshake = tunnel::Clock::now();
   if (connection.session().is_initiator()) {
     if (peers_[peer].dialer) peers_[peer].dialer->succeeded();
     become_current(peer, connection);
@@ -178,14 +231,18 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
                  connection.remote(), old->remote());
     old->close_now({tunnel::CloseReason::Kind::local, {}});
   } else {
-    spdlog::info("peer {} up (endpoint {})", config_.peers[peer].name, connection.remote());
+    const auto down_for = std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - state.down_since);
+    spdlog::info("peer {} up (endpoint {}) after {} down", config_.peers[peer].name, connection.remote(),
+                 describe_duration(down_for));
   }
+  state.down_timer->cancel();
+  state.down_reports = 0;
+  notify_peer_state_change();
   if (shutting_down_) connection.go_away(std::chrono::milliseconds(0));
 }
 
 void Endpoint::on_stream_opened(Connection& connection, tunnel::StreamId id, const tunnel::OpenPayload& open) {
   const std::size_t peer = *connection.peer();
-  ++peers_[peer].counters.streams;
   exposes_->on_stream_opened(connection.shared_from_this(), id, open, peer, config_.peers[peer].name);
 }
 
@@ -197,31 +254,182 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
   auto self = connection.shared_from_this();
   connections_.erase(self);
   const auto peer = connection.peer();
+  if (connection.session().is_initiator() && !connection.session().established()) {
+    PeerState& state = peers_[*peer];
+    const std::string why =
+        initiator_failure(reason, keys::to_base64(config_.interface.private_key.public_key().bytes()));
+    if (reason.kind != tunnel::CloseReason::Kind::local && why != state.last_error) {
+      // A key or PSK that does not match is a configuration mistake: say so at once, once.
+      spdlog::warn("peer {}: {}", config_.peers[*peer].name, why);
+    }
+    if (state.dialer && !shutting_down_) state.dialer->lost(why);
+    return check_shutdown_done();
+  }
   if (!peer || !connection.session().established()) {
-    // A stranger, a scanner or a failed handshake: their trouble, logged quietly.
-    if (reason.error == tunnel::errc::timestamp_in_future) {
-      // Only a holder of a peer's key gets this far: most likely that peer's clock is wrong, which
-      // its admin needs to hear about.
-      spdlog::warn("connection from {} refused: {}", connection.remote(), reason.error.message());
-    } else {
-      spdlog::debug("connection from {} closed: {}", connection.remote(), tunnel::to_string(reason));
-    }
-    if (connection.session().is_initiator() && peer && peers_[*peer].dialer) {
-      peers_[*peer].dialer->lost(tunnel::to_string(reason));
-    }
+    on_handshake_refused(connection, reason);
     return check_shutdown_done();
   }
   PeerState& state = peers_[*peer];
-  state.counters.wire_bytes_in += connection.session().stats().wire_bytes_in;
-  state.counters.wire_bytes_out += connection.session().stats().wire_bytes_out;
+  const tunnel::SessionStats& stats = connection.session().stats();
+  state.counters.wire_bytes_in += stats.wire_bytes_in;
+  state.counters.wire_bytes_out += stats.wire_bytes_out;
+  state.counters.streams += stats.streams_opened_local + stats.streams_opened_remote;
   if (state.current == self) {
     state.current.reset();
     ++state.counters.connections_lost;
-    spdlog::info("peer {} down: {}", config_.peers[*peer].name, tunnel::to_string(reason));
-    if (state.dialer && !shutting_down_) state.dialer->lost(tunnel::to_string(reason));
+    const std::string why = tunnel::to_string(reason);
+    spdlog::info("peer {} down: {}", config_.peers[*peer].name, why);
+    went_down(*peer, why);
+    if (state.dialer && !shutting_down_) state.dialer->lost(why);
   }
   check_shutdown_done();
 }
+
+void Endpoint::on_handshake_refused(const Connection& connection, const tunnel::CloseReason& reason) {
+  const std::string_view name = refusal_name(reason);
+  ++rejected_handshakes_[std::string(name)];
+  // Strangers and scanners (garbage, a connection closed without a word, a timeout) are their own
+  // trouble. A well-formed message 1 that fails on a key or a clock is most likely a peer with a
+  // configuration mistake, which the admin must find in one look: a warning, at most one a minute
+  // per source, so a flood cannot fill the journal.
+  std::string why;
+  const std::string own_key = keys::to_base64(config_.interface.private_key.public_key().bytes());
+  if (name == "bad_mac1") {
+    why = "it is not addressed to this endpoint's public key " + own_key +
+          " (if this is a peer, its [[peer]] public_key for this endpoint is wrong)";
+  } else if (name == "unknown_peer") {
+    const auto& key = responder_.last_unknown_key();
+    why = "its public key " + (key ? keys::to_base64(key->bytes()) : std::string("(unknown)")) +
+          " is not the public_key of any [[peer]] in " + config_.path.string();
+  } else if (name == "replayed_timestamp") {
+    why = "its timestamp is not newer than the last accepted from that peer (a replay, or the peer's clock went "
+          "back)";
+  } else if (name == "timestamp_in_future") {
+    why = "its timestamp is more than 10 minutes ahead of this clock: check the peer's clock";
+  } else {
+    spdlog::debug("handshake from {} refused: {}", connection.remote(), tunnel::to_string(reason));
+    return;
+  }
+  if (!refusal_log_limiter_.allow(tunnel::asio::source_of(connection.remote_endpoint()), tunnel::Clock::now())) {
+    spdlog::debug("handshake from {} refused: {}", connection.remote(), why);
+    return;
+  }
+  spdlog::warn("handshake from {} refused: {}", connection.remote(), why);
+}
+
+void Endpoint::went_down(std::size_t peer, const std::string& why) {
+  PeerState& state = peers_[peer];
+  state.last_error = why;
+  state.down_since = tunnel::Clock::now();
+  state.down_reports = 0;
+  schedule_down_report(peer);
+  notify_peer_state_change();
+}
+
+void Endpoint::schedule_down_report(std::size_t peer) {
+  PeerState& state = peers_[peer];
+  state.down_timer->expires_at(state.down_since + down_report_due(state.down_reports));
+  state.down_timer->async_wait([this, peer](const boost::system::error_code& ec) {
+    PeerState& s = peers_[peer];
+    if (ec || shutting_down_ || (s.current && s.current->session().ready())) return;
+    const auto down_for = std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - s.down_since);
+    const std::string last = s.last_error.empty()
+                                 ? (s.dialer ? std::string("no connection yet") : "no connection from it yet")
+                                 : s.last_error;
+    spdlog::warn("peer {} still down after {}: {}", config_.peers[peer].name, describe_duration(down_for), last);
+    ++s.down_reports;
+    schedule_down_report(peer);
+  });
+}
+
+void Endpoint::notify_peer_state_change() const {
+  if (on_peer_state_change_) on_peer_state_change_();
+}
+
+std::string Endpoint::peer_state(std::size_t peer) const {
+  const PeerState& state = peers_[peer];
+  if (state.current && !state.current->closed() && state.current->session().ready()) return "up";
+  if (state.dialer) return state.dialer->backing_off() ? "down" : "connecting";
+  const bool handshaking = std::ranges::any_of(connections_, [peer](const auto& c) {
+    return c->peer() == peer && !c->closed();
+  });
+  return handshaking ? "connecting" : "waiting";
+}
+
+std::string Endpoint::peer_summary() const {
+  std::string out;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    out += (out.empty() ? "peer " : "; peer ") + config_.peers[i].name + " " + peer_state(i);
+  }
+  return out.empty() ? "no peers" : out;
+}
+
+StatusReport Endpoint::status_report() const {
+  const tunnel::TimePoint now = tunnel::Clock::now();
+  const auto seconds = [](tunnel::Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  StatusReport report{
+      .interface = config_.interface.name,
+      .public_key = keys::to_base64(config_.interface.private_key.public_key().bytes()),
+      .listen = config_.interface.listen ? config_.interface.listen->to_string() : std::string(),
+      .uptime_seconds = seconds(now - started_),
+      .version = MAILTUN_VERSION,
+      .rejected_handshakes = rejected_handshakes_,
+  };
+  if (acceptor_ && acceptor_->dropped() > 0) report.rejected_handshakes["rate_limited"] = acceptor_->dropped();
+
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const PeerState& state = peers_[i];
+    const Peer& peer = config_.peers[i];
+    PeerStatus p{
+        .name = peer.name,
+        .public_key = keys::to_base64(peer.public_key.bytes()),
+        .state = peer_state(i),
+        .bytes_in = state.counters.wire_bytes_in,
+        .bytes_out = state.counters.wire_bytes_out,
+        .streams_total = state.counters.streams,
+        .reconnects = state.counters.connections_lost,
+        .last_error = state.last_error,
+    };
+    if (state.last_handshake) p.seconds_since_handshake = seconds(now - *state.last_handshake);
+    for (const auto& c : connections_) {
+      if (c->peer() != i || !c->session().established()) continue;
+      const tunnel::SessionStats& stats = c->session().stats();
+      p.bytes_in += stats.wire_bytes_in;
+      p.bytes_out += stats.wire_bytes_out;
+      p.streams_open += c->session().stream_count();
+      p.streams_total += stats.streams_opened_local + stats.streams_opened_remote;
+    }
+    if (state.current && p.state == "up") {
+      p.endpoint = state.current->remote();
+      if (const auto rtt = state.current->session().stats().rtt) {
+        p.rtt_ms = std::chrono::duration<double, std::milli>(*rtt).count();
+      }
+    } else if (peer.endpoint) {
+      p.endpoint = peer.endpoint->to_string();
+    }
+    report.peers.push_back(std::move(p));
+  }
+
+  for (std::size_t i = 0; i < forwards_.size(); ++i) {
+    const Forward& forward = config_.forwards[i];
+    const forwarder::ServiceCounters& c = *forward_counters_[i];
+    report.services.push_back({.kind = "forward", .service = forward.service, .address = forward.listen.to_string(),
+                               .peers = {forward.peer}, .streams_open = c.active, .streams_total = c.connections,
+                               .unavailable = c.unavailable, .errors = c.refused});
+  }
+  if (exposes_) {
+    for (std::size_t i = 0; i < config_.exposes.size(); ++i) {
+      const Expose& expose = config_.exposes[i];
+      const forwarder::ServiceCounters& c = exposes_->counters(i);
+      report.services.push_back({.kind = "expose", .service = expose.service, .address = expose.target.to_string(),
+                                 .peers = expose.peers, .streams_open = c.active, .streams_total = c.connections,
+                                 .unavailable = c.unavailable, .errors = c.refused});
+    }
+  }
+  return report;
+}
+
+void Endpoint::reload(Config) { throw std::runtime_error("reloading is not implemented yet; restart instead"); }
 
 void Endpoint::shutdown(std::chrono::milliseconds drain_timeout, std::function<void()> done) {
   if (shutting_down_) return;

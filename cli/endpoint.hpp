@@ -7,12 +7,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "cli/config.hpp"
+#include "cli/status_report.hpp"
 #include "forwarder/counters.hpp"
 #include "forwarder/expose.hpp"
 #include "forwarder/forward.hpp"
@@ -26,7 +28,8 @@ namespace mailtun::cli {
 struct PeerCounters {
   std::uint64_t handshakes = 0;
   std::uint64_t connections_lost = 0;
-  std::uint64_t wire_bytes_in = 0;   // of connections already closed; add the current one's
+  // Of connections already closed; status adds the live ones'.
+  std::uint64_t wire_bytes_in = 0;
   std::uint64_t wire_bytes_out = 0;
   std::uint64_t streams = 0;
 };
@@ -44,6 +47,17 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
 
   [[nodiscard]] const Config& config() const { return config_; }
 
+  /// SIGHUP: applies a new configuration (see endpoint.cpp). Throws std::runtime_error, changing
+  /// nothing, when it cannot be applied without a restart.
+  void reload(Config next);
+
+  /// What `mailtun status` shows, as of now.
+  [[nodiscard]] StatusReport status_report() const;
+  /// One line naming each peer's state ("peer office up; peer vps2 down"), for systemd's STATUS=.
+  [[nodiscard]] std::string peer_summary() const;
+  /// Called whenever a peer's state may have changed (up, down, connecting).
+  void on_peer_state_change(std::function<void()> callback) { on_peer_state_change_ = std::move(callback); }
+
   // ConnectionHandler
   void on_established(tunnel::asio::Connection& connection) override;
   void on_confirmed(tunnel::asio::Connection& connection) override;
@@ -58,12 +72,23 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     std::shared_ptr<tunnel::asio::Dialer> dialer;
     tunnel::SessionLimits limits;
     PeerCounters counters;
+    std::string last_error;
+    tunnel::TimePoint down_since;
+    std::optional<tunnel::TimePoint> last_handshake;
+    std::size_t down_reports = 0;  // warnings since it went down (down_report.hpp)
+    std::unique_ptr<boost::asio::steady_timer> down_timer;
   };
 
   void on_dialed(std::size_t peer, boost::asio::ip::tcp::socket socket);
   void on_accepted(boost::asio::ip::tcp::socket socket);
   void become_current(std::size_t peer, tunnel::asio::Connection& connection);
   void check_shutdown_done();
+  /// Counts and, for those a configuration mistake explains, logs a refused handshake.
+  void on_handshake_refused(const tunnel::asio::Connection& connection, const tunnel::CloseReason& reason);
+  void went_down(std::size_t peer, const std::string& why);
+  void schedule_down_report(std::size_t peer);
+  void notify_peer_state_change() const;
+  [[nodiscard]] std::string peer_state(std::size_t peer) const;
 
   boost::asio::io_context& io_;
   Config config_;
@@ -82,6 +107,11 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   static constexpr std::size_t max_handshakes = 256;
   static constexpr std::ptrdiff_t max_handshakes_per_source = 4;
   std::deque<Handshaking> handshaking_;
+  std::vector<std::shared_ptr<forwarder::ServiceCounters>> forward_counters_;  // parallel to forwards_
+  std::map<std::string, std::uint64_t> rejected_handshakes_;                    // by reason
+  tunnel::HandshakeLimiter refusal_log_limiter_;  // one warning per source per minute
+  tunnel::TimePoint started_;
+  std::function<void()> on_peer_state_change_;
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;

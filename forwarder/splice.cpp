@@ -164,8 +164,8 @@ void Splice::maybe_finish() {
 void Splice::on_reset(const tunnel::StreamReset& reset) {
   if (done_) return;
   done_ = true;
-  ++counters_->refused;
   if (side_ == Side::forward && !received_any_ && !sent_any_) {
+    ++counters_->unavailable;
     // Refused before anything moved: answer in the client's own protocol so Postfix defers with a
     // reason instead of a bare "lost connection" (DESIGN §5). Once the client has sent anything,
     // a clean close could pass for success, so that case is a reset like any other.
@@ -184,6 +184,7 @@ void Splice::on_reset(const tunnel::StreamReset& reset) {
     local_.write_some(net::buffer(reply), ignored);  // a short line always fits the socket buffer
     return close_local();
   }
+  ++counters_->refused;
   spdlog::debug("service {}: stream {} reset: {} {}", service_, id_, tunnel::to_string(reset.code), reset.reason);
   reset_local();
 }

@@ -106,7 +106,10 @@ Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optiona
   if (!payload) return tl::unexpected(payload.error());
 
   const auto peer = std::ranges::find(peers_, *state.remote_static(), &Peer::static_key);
-  if (peer == peers_.end()) return fail(errc::unknown_peer);
+  if (peer == peers_.end()) {
+    last_unknown_key_ = *state.remote_static();
+    return fail(errc::unknown_peer);
+  }
   if (payload->size() != Tai64n::size) return fail(errc::bad_length);
   const Tai64n timestamp = Tai64n::from_bytes(std::span<const std::uint8_t, Tai64n::size>(payload->data(), Tai64n::size));
   if (peer->last_timestamp && timestamp <= *peer->last_timestamp) return fail(errc::replayed_timestamp);

@@ -73,6 +73,9 @@ class Responder {
                                  std::optional<keys::PrivateKey> ephemeral = std::nullopt);
 
   [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
+  /// The initiator's static key of the latest message 1 refused as unknown_peer: logged, so that a
+  /// key pasted wrongly into [[peer]] is found by comparing two lines.
+  [[nodiscard]] const std::optional<keys::PublicKey>& last_unknown_key() const { return last_unknown_key_; }
 
  private:
   struct Peer {
@@ -84,6 +87,7 @@ class Responder {
   const keys::PrivateKey& local_static_;
   Mac1Key own_mac1_;
   std::vector<Peer> peers_;
+  std::optional<keys::PublicKey> last_unknown_key_;
 };
 
 /// The Noise protocol of mailtun/1.

@@ -23,7 +23,7 @@ SourceKey SourceKey::ipv6(const std::array<std::uint8_t, 16>& address) {
 }
 
 HandshakeLimiter::HandshakeLimiter(const HandshakeLimits& limits)
-    : cost_(std::chrono::nanoseconds(std::chrono::seconds(1)) / std::max<std::uint32_t>(limits.per_second, 1)),
+    : cost_(limits.period / std::max<std::uint32_t>(limits.per_second, 1)),
       capacity_(cost_ * std::max<std::uint32_t>(limits.burst, 1)),
       max_sources_(std::max<std::size_t>(limits.max_sources, 1)) {}
 

@@ -29,9 +29,12 @@ class SourceKey {
 };
 
 struct HandshakeLimits {
-  std::uint32_t per_second = 5;  // sustained handshakes per source; 0 is taken as 1
+  std::uint32_t per_second = 5;  // sustained handshakes per source (per `period`); 0 is taken as 1
   std::uint32_t burst = 10;      // handshakes a quiet source may make at once; 0 is taken as 1
   std::size_t max_sources = 4096;  // sources tracked at once; 0 is taken as 1
+  /// The unit of `per_second`. The endpoint also limits its warnings about refused handshakes with
+  /// a limiter of its own, one line per source per minute.
+  std::chrono::nanoseconds period = std::chrono::seconds(1);
 };
 
 /// Per-source token buckets (DESIGN §4.1 rule 2) with a fixed upper bound on memory.

@@ -113,8 +113,7 @@ void Session::on_handshake_bytes(Bytes in, TimePoint now, Output& out) {
     complete_handshake(std::move(*keys), *peer_, now, out);
     // The responder confirms the session on our first record (DESIGN §4.1): send one at once, a
     // PING, whose PONG also measures the round trip.
-    encode_ping(pending_, FrameType::ping, ++ping_counter_);
-    last_ping_sent_ = now;
+    send_ping(now);
   }
   handshake_buffer_.clear();
   handshake_buffer_.shrink_to_fit();
@@ -144,6 +143,7 @@ void Session::process_records(TimePoint now, Output& out) {
     if (!role_initiator_ && !confirmed_) {
       confirmed_ = true;
       out.events.emplace_back(Confirmed{});
+      send_ping(now);  // so that this side, too, knows the round trip from the start
     }
     bool rekey_after = false;
     FrameReader reader(**record);
@@ -253,6 +253,11 @@ Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output
     case FrameType::pong: {
       auto opaque = decode_ping(frame.payload);
       if (!opaque) return tl::unexpected(opaque.error());
+      if (ping_outstanding_ && ping_outstanding_->first == *opaque) {
+        // last_received_ is the time of the record carrying this PONG.
+        stats_.rtt = std::chrono::duration_cast<std::chrono::microseconds>(last_received_ - ping_outstanding_->second);
+        ping_outstanding_.reset();
+      }
       return {};
     }
 
@@ -391,10 +396,7 @@ void Session::on_tick(TimePoint now, Output& out) {
   }
   if (now >= drain_deadline_) return close({CloseReason::Kind::drain_timeout, {}}, out);
   if (now - last_received_ >= 3 * limits_.keepalive) return close({CloseReason::Kind::peer_silent, {}}, out);
-  if (now >= std::max(last_received_, last_ping_sent_) + limits_.keepalive) {
-    encode_ping(pending_, FrameType::ping, ++ping_counter_);
-    last_ping_sent_ = now;
-  }
+  if (now >= std::max(last_received_, last_ping_sent_) + limits_.keepalive) send_ping(now);
   flush(now, out);
 }
 
@@ -406,6 +408,12 @@ TimePoint Session::next_deadline() const {
 }
 
 // ---- output -----------------------------------------------------------------------------------
+
+void Session::send_ping(TimePoint now) {
+  encode_ping(pending_, FrameType::ping, ++ping_counter_);
+  last_ping_sent_ = now;
+  ping_outstanding_.emplace(ping_counter_, now);
+}
 
 void Session::flush(TimePoint now, Output& out) {
   // A responder sends nothing but message 2 until the initiator's first record confirms the

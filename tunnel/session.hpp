@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "tunnel/handshake.hpp"
@@ -36,6 +37,8 @@ struct SessionStats {
   std::uint64_t streams_opened_remote = 0;
   std::uint64_t streams_reset = 0;
   std::uint64_t rekeys = 0;
+  /// The round trip of the latest PING answered by its PONG; none until one is.
+  std::optional<std::chrono::microseconds> rtt;
 };
 
 class Session {
@@ -118,6 +121,8 @@ class Session {
   bool erase_stream(StreamId id);
   void remove_stream(StreamId id, Output& out);
   void flush(TimePoint now, Output& out);
+  /// Queues a PING; its PONG measures the round trip (SessionStats::rtt).
+  void send_ping(TimePoint now);
   void close(CloseReason reason, Output& out);
   void check_drained(Output& out);
   [[nodiscard]] bool is_local_id(StreamId id) const { return (id % 2 == 1) == role_initiator_; }
@@ -152,6 +157,8 @@ class Session {
   TimePoint drain_deadline_ = TimePoint::max();
   std::uint64_t records_at_last_rekey_ = 0;
   std::uint64_t ping_counter_ = 0;
+  /// The PING whose PONG is awaited, and when it was sent.
+  std::optional<std::pair<std::uint64_t, TimePoint>> ping_outstanding_;
 
   SessionStats stats_;
 };

@@ -4,6 +4,7 @@ Each test ends by checking that a fresh connection through the vps forward still
 real office's connection, which was never dropped ("peer office down" is never logged)."""
 
 import os
+import re
 import socket
 import struct
 import time
@@ -67,7 +68,11 @@ class HostileHandshakes(TunnelTestCase):
         wrong_type = struct.pack(">HB3x", 64 + 4, 2) + os.urandom(64)
         self.send_and_expect_silence(wrong_type, source="127.0.0.2")
         # Rejected by the handshake (rule 1), not merely by the rate limiter (rule 2).
-        self.vps.wait_for_log(r"connection from 127\.0\.0\.2:\d+ closed: handshake failed", count=3)
+        self.vps.wait_for_log(r"handshake from 127\.0\.0\.2:\d+ refused", count=3)
+        # Garbage is a scanner's, logged quietly; a well-framed message 1 with a wrong mac1 is most
+        # likely a peer with the wrong public key for the vps, and the admin is told so.
+        self.assertEqual(self.vps.count_log(r"warning: handshake from 127\.0\.0\.2:\d+ refused: it is not addressed "
+                                            r"to this endpoint's public key"), 1)
         self.assert_real_peer_unaffected()
 
     def test_silent_connection_is_closed_after_handshake_deadline(self):
@@ -103,7 +108,13 @@ class HostileHandshakes(TunnelTestCase):
         first = bytes(conns[0].to_server[:MESSAGE1_LEN])
         self.assertEqual(first[:6], struct.pack(">HB3x", MESSAGE1_LEN - 2, 1), "the rogue sent a real message 1")
         self.assertEqual(rogue.count_log(r"peer vps up"), 0)
-        self.vps.wait_for_log(r"connection from 127\.0\.0\.2:\d+ closed: handshake failed")
+        # Both admins find the key mistake in one look: the vps names the unknown key, the rogue
+        # hears that the vps does not know its key.
+        self.vps.wait_for_log(r"warning: handshake from 127\.0\.0\.2:\d+ refused: its public key " +
+                              re.escape(rogue.public_key) + r" is not the public_key of any \[\[peer\]\]")
+        self.assertGreaterEqual(rogue.count_log(r"warning: peer vps: the peer closed the connection during the "
+                                                r"handshake: it does not know this endpoint's public key " +
+                                                re.escape(rogue.public_key)), 1)
         self.assert_real_peer_unaffected()
 
     # (c) the real office's message 1, replayed
@@ -127,7 +138,10 @@ class HostileHandshakes(TunnelTestCase):
         self.send_and_expect_silence(message1, source="127.0.0.4")
         # The same again, followed by more bytes, as an attacker would continue.
         self.send_and_expect_silence(message1 + os.urandom(200), source="127.0.0.4")
-        self.vps.wait_for_log(r"connection from 127\.0\.0\.4:\d+ closed: handshake failed", count=2)
+        self.vps.wait_for_log(r"handshake from 127\.0\.0\.4:\d+ refused", count=2)
+        # One warning per source per minute: the second replay is logged only at debug.
+        self.assertEqual(self.vps.count_log(r"warning: handshake from 127\.0\.0\.4:\d+ refused: its timestamp is not "
+                                            r"newer"), 1)
         self.assert_real_peer_unaffected()
         self.assertEqual(len(proxy.connections), 1, "the office had to reconnect")
 

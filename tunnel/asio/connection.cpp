@@ -17,10 +17,14 @@ std::size_t max_write_backlog(const SessionLimits& limits) {
   return 2 * limits.max_streams * limits.initial_window + 4 * 1024 * 1024;
 }
 
-std::string describe(const tcp::socket& socket) {
+tcp::endpoint remote_of(const tcp::socket& socket) {
   boost::system::error_code ec;
   const auto endpoint = socket.remote_endpoint(ec);
-  if (ec) return "(unknown)";
+  return ec ? tcp::endpoint{} : endpoint;
+}
+
+std::string describe(const tcp::endpoint& endpoint) {
+  if (endpoint == tcp::endpoint{}) return "(unknown)";
   std::ostringstream s;
   s << endpoint;
   return s.str();
@@ -37,7 +41,8 @@ Connection::Connection(tcp::socket socket, Session session, ConnectionHandler& h
       timer_(socket_.get_executor()),
       session_(std::move(session)),
       handler_(handler),
-      remote_(describe(socket_)),
+      remote_endpoint_(remote_of(socket_)),
+      remote_(describe(remote_endpoint_)),
       created_(Clock::now()),
       out_(std::move(initial)) {
   boost::system::error_code ignored;

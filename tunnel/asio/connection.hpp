@@ -74,6 +74,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const Session& session() const { return session_; }
   [[nodiscard]] std::optional<std::size_t> peer() const { return session_.peer(); }
   [[nodiscard]] const std::string& remote() const { return remote_; }
+  /// The peer's address; unspecified if the socket had none at construction.
+  [[nodiscard]] const tcp::endpoint& remote_endpoint() const { return remote_endpoint_; }
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] TimePoint created() const { return created_; }
 
@@ -93,6 +95,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   TimePoint timer_deadline_ = TimePoint::max();
   Session session_;
   ConnectionHandler& handler_;
+  tcp::endpoint remote_endpoint_;
   std::string remote_;
   TimePoint created_;
 

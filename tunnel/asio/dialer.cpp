@@ -12,11 +12,12 @@ constexpr auto connect_timeout = std::chrono::seconds(10);
 }  // namespace
 
 Dialer::Dialer(net::any_io_executor executor, std::string peer_name, std::string host, std::string port,
-               OnConnected on_connected)
+               OnConnected on_connected, OnFailed on_failed)
     : peer_name_(std::move(peer_name)),
       host_(std::move(host)),
       port_(std::move(port)),
       on_connected_(std::move(on_connected)),
+      on_failed_(std::move(on_failed)),
       resolver_(executor),
       timer_(executor),
       rng_(std::random_device{}()) {}
@@ -41,6 +42,7 @@ void Dialer::succeeded() {
 void Dialer::lost(const std::string& why) { schedule(why); }
 
 void Dialer::attempt() {
+  backing_off_ = false;
   if (stopped_) return;
   // Resolve afresh every time: the office's view of the VPS may change, and DNS-based failover
   // must take effect without a restart.
@@ -80,6 +82,8 @@ void Dialer::schedule(const std::string& why) {
   } else {
     spdlog::debug("peer {}: {}; retrying", peer_name_, why);
   }
+  backing_off_ = true;
+  if (on_failed_) on_failed_(why);
   timer_.expires_after(backoff_.next_delay(rng_));
   timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (!ec) self->attempt();

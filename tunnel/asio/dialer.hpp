@@ -20,9 +20,12 @@ using tcp = net::ip::tcp;
 class Dialer : public std::enable_shared_from_this<Dialer> {
  public:
   using OnConnected = std::function<void(tcp::socket)>;
+  /// Every failed attempt and every lost connection, with why (the endpoint keeps the last error
+  /// for `mailtun status` and reports a peer that stays down).
+  using OnFailed = std::function<void(const std::string& why)>;
 
   Dialer(net::any_io_executor executor, std::string peer_name, std::string host, std::string port,
-         OnConnected on_connected);
+         OnConnected on_connected, OnFailed on_failed = nullptr);
 
   /// Dials now.
   void start();
@@ -32,6 +35,8 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   void lost(const std::string& why);
   void stop();
   [[nodiscard]] std::string endpoint_text() const { return host_ + ":" + port_; }
+  /// Waiting out a backoff delay after a failure (rather than resolving, connecting or connected).
+  [[nodiscard]] bool backing_off() const { return backing_off_; }
 
  private:
   void attempt();
@@ -41,6 +46,7 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   std::string host_;
   std::string port_;
   OnConnected on_connected_;
+  OnFailed on_failed_;
   tcp::resolver resolver_;
   net::steady_timer timer_;
   std::shared_ptr<tcp::socket> socket_;
@@ -48,6 +54,7 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   std::mt19937_64 rng_;
   std::string last_failure_;  // logged once until it changes or the peer comes up
   bool stopped_ = false;
+  bool backing_off_ = false;
 };
 
 }  // namespace mailtun::tunnel::asio

@@ -43,6 +43,16 @@ TEST(HandshakeLimiter, RefillsAtFivePerSecond) {
   EXPECT_EQ(allowed_in_a_row(limiter, source, t0 + 1200ms, 10), 5);
 }
 
+TEST(HandshakeLimiter, APeriodOfAMinuteAllowsOnePerMinute) {
+  // As the endpoint uses it for warnings about refused handshakes: one line per source per minute.
+  HandshakeLimiter limiter({.per_second = 1, .burst = 1, .period = 60s});
+  const auto source = v4(192, 0, 2, 1);
+  EXPECT_TRUE(limiter.allow(source, t0));
+  EXPECT_FALSE(limiter.allow(source, t0 + 59s));
+  EXPECT_TRUE(limiter.allow(source, t0 + 60s));
+  EXPECT_TRUE(limiter.allow(v4(192, 0, 2, 2), t0 + 60s)) << "another source has its own minute";
+}
+
 TEST(HandshakeLimiter, SustainedFloodGetsExactlyTheRate) {
   HandshakeLimiter limiter;
   const auto source = v4(198, 51, 100, 7);

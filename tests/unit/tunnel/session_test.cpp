@@ -196,6 +196,21 @@ TEST(Session, KeepalivePingsAfterSilenceAndTheAnswerKeepsItAlive) {
   EXPECT_GT(p.a().stats().records_out, 5U) << "pings were sent";
 }
 
+TEST(Session, EachSideMeasuresTheRoundTripFromItsPingsPong) {
+  SessionPair p;
+  EXPECT_FALSE(p.a().stats().rtt);
+  p.handshake();
+  // Both sides ping as the session starts (the initiator to confirm, the responder once confirmed).
+  ASSERT_TRUE(p.a().stats().rtt);
+  ASSERT_TRUE(p.b().stats().rtt);
+  EXPECT_EQ(*p.a().stats().rtt, 0us);
+  p.tick(15s);  // silence: both send a keepalive PING
+  p.now += 7ms;  // the PINGs take 7 ms to be answered
+  p.deliver();
+  EXPECT_EQ(*p.a().stats().rtt, 7ms);
+  EXPECT_EQ(*p.b().stats().rtt, 7ms);
+}
+
 TEST(Session, ASilentPeerIsDeadAfterThreeKeepalivesAndItsStreamsAreReset) {
   SessionPair p;
   p.handshake();
