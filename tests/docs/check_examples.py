@@ -175,17 +175,16 @@ def main() -> int:
                 elif block.language == "toml":
                     checked += 1
                     problems = check(block, checked, mailtun, keys, work)
-                    print(f"{where}: {'FAILED' if problems else 'ok'}")
+                    print(f"{where}: ok" if not problems else "\n".join(problems))
                     failures += problems
                 elif looks_like_config:
                     failures.append(f"{where}: a configuration in a block tagged '{block.language or 'nothing'}'; "
                                     f"tag it ```toml so it is checked, or mark it {FRAGMENT_MARK}")
+                    print(failures[-1])
 
     print(f"{checked} examples checked, {skipped} fragments skipped, {len(failures)} problems")
-    for failure in failures:
-        print(failure, file=sys.stderr)
     if checked == 0:
-        print("no ```toml block found: is the extraction broken?", file=sys.stderr)
+        print("no ```toml block found: is the extraction broken?")
         return 1
     return 1 if failures else 0
 
