@@ -509,19 +509,20 @@ class Loader {
       };
       return a.port == b.port && (a == b || covers(a, b) || covers(b, a));
     };
-    if (interface_.listen) {
-      bound.push_back({*interface_.listen, "interface.listen", interface_.reader->line("listen")});
-    }
-    if (interface_.metrics_listen) {
-      const TableReader& r = *interface_.reader;
-      if (interface_.listen && overlaps(*interface_.metrics_listen, *interface_.listen)) {
-        r.error("metrics_listen", interface_.metrics_listen->to_string() + " clashes with " +
-                                      interface_.listen->to_string() + " of interface.listen (line " +
-                                      std::to_string(r.line("listen")) +
-                                      "); expected a different address or port for each listener");
+    // Reports `key` of `r` if its address clashes with one taken before, then takes it.
+    const auto take = [&](const TableReader& r, std::string_view key, const SocketAddress& address) {
+      for (const Bound& other : bound) {
+        if (overlaps(address, other.address)) {
+          r.error(key, address.to_string() + " clashes with " + other.address.to_string() + " of " + other.owner +
+                           " (line " + std::to_string(other.line) +
+                           "); expected a different address or port for each listener");
+          break;
+        }
       }
-      bound.push_back({*interface_.metrics_listen, "interface.metrics_listen", r.line("metrics_listen")});
-    }
+      bound.push_back({address, r.name(key), r.line(key)});
+    };
+    if (interface_.listen) take(*interface_.reader, "listen", *interface_.listen);
+    if (interface_.metrics_listen) take(*interface_.reader, "metrics_listen", *interface_.metrics_listen);
     for (const ForwardDraft& forward : forwards_) {
       const TableReader& r = forward.reader;
       if (forward.peer) check_peer_reference(r.name("peer"), *forward.peer, r.line("peer"));
@@ -536,15 +537,7 @@ class Loader {
                                 "\", or allow_public = true in this [[forward]] if a firewall keeps the network out");
         }
       }
-      for (const Bound& other : bound) {
-        if (overlaps(*forward.listen, other.address)) {
-          r.error("listen", forward.listen->to_string() + " clashes with " + other.address.to_string() + " of " +
-                                other.owner + " (line " + std::to_string(other.line) +
-                                "); expected a different address or port for each listener");
-          break;
-        }
-      }
-      bound.push_back({*forward.listen, r.prefix() + ".listen", r.line("listen")});
+      take(r, "listen", *forward.listen);
     }
   }
 
