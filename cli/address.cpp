@@ -102,6 +102,13 @@ std::string SocketAddress::to_string() const {
 
 bool SocketAddress::is_wildcard() const { return address == "0.0.0.0" || address == "::"; }
 
+bool SocketAddress::is_loopback() const {
+  if (!ipv6) return address.starts_with("127.");
+  in6_addr bytes{};
+  if (::inet_pton(AF_INET6, address.c_str(), &bytes) != 1) return false;
+  return IN6_IS_ADDR_LOOPBACK(&bytes) || (IN6_IS_ADDR_V4MAPPED(&bytes) && bytes.s6_addr[12] == 127);
+}
+
 std::string HostPort::to_string() const {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }

@@ -20,6 +20,8 @@ struct SocketAddress {
   [[nodiscard]] std::string to_string() const;
   /// True for 0.0.0.0 and ::, which take the port on every address of the host.
   [[nodiscard]] bool is_wildcard() const;
+  /// True for 127.0.0.0/8, ::1 and IPv4-mapped 127.0.0.0/8: reachable from this host only.
+  [[nodiscard]] bool is_loopback() const;
   friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
 };
 

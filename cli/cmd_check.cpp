@@ -1,6 +1,8 @@
-// `mailtun check --config FILE [--probe]` (DESIGN §8): validates a configuration as `mailtun up`
-// would load it, prints what it would do, and with --probe asks every expose target for its
-// greeting, which catches the commonest mistake of all: two targets swapped, or a server not
+// `mailtun check --config FILE [--peer-config FILE] [--probe]` (DESIGN §8): validates a
+// configuration as `mailtun up` would load it and prints what it would do. --peer-config
+// cross-checks it with the other endpoint's file (cli/pair_check). --probe binds every listener
+// of this endpoint (cli/bind_probe) and asks every expose target for its greeting, which catches
+// the commonest mistakes of all: a port already taken, two targets swapped, or a server not
 // listening where the file says.
 
 #include <arpa/inet.h>
@@ -25,9 +27,11 @@
 #include <utility>
 #include <vector>
 
+#include "cli/bind_probe.hpp"
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "cli/pair_check.hpp"
 #include "forwarder/proxy_header.hpp"
 #include "keys/base64.hpp"
 
@@ -46,6 +50,7 @@ constexpr std::size_t max_greeting_shown = 200;
 
 struct Options {
   std::string config;
+  std::string peer_config;
   bool probe = false;
 };
 
@@ -84,7 +89,8 @@ std::string summary(const Config& config) {
   std::string out = config.path.string() + ": ok\n";
   out += "interface " + interface.name + ": public key " + keys::to_base64(interface.private_key.public_key().bytes());
   out += interface.listen ? ", listens on " + interface.listen->to_string() : std::string(", does not listen");
-  if (interface.control_socket) out += ", control socket " + interface.control_socket->string();
+  out += ", control socket " + interface.control_socket.string();
+  if (interface.metrics_listen) out += ", metrics on " + interface.metrics_listen->to_string();
   out += '\n';
   for (const Peer& peer : config.peers) {
     const bool has_psk = sodium_is_zero(peer.psk.bytes().data(), peer.psk.bytes().size()) == 0;
@@ -95,7 +101,8 @@ std::string summary(const Config& config) {
   }
   for (const Forward& forward : config.forwards) {
     out += "forward " + forward.service + ": " + forward.listen.to_string() + " -> peer " + forward.peer + " (" +
-           std::string(forwarder::to_string(forward.protocol)) + ")\n";
+           std::string(forwarder::to_string(forward.protocol)) + (forward.allow_public ? ", allow_public" : "") +
+           ")\n";
   }
   for (const Expose& expose : config.exposes) {
     std::string peers;
@@ -107,6 +114,17 @@ std::string summary(const Config& config) {
     out += ")\n";
   }
   return out;
+}
+
+/// What the admin should know although the file is valid, one line each.
+std::vector<std::string> warnings(const Config& config) {
+  std::vector<std::string> lines;
+  if (const auto& metrics = config.interface.metrics_listen; metrics && !metrics->is_loopback()) {
+    lines.push_back("warning: interface.metrics_listen " + metrics->to_string() +
+                    " is not a loopback address: anyone who can reach it reads the counters (peer names, "
+                    "endpoints, traffic); listen on 127.0.0.1 unless a firewall keeps the network out");
+  }
+  return lines;
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -337,11 +355,30 @@ ProbeResult probe(const Expose& expose) {
   return {false, text + " (expected " + std::string(expected->description) + ": is this the right port?)"};
 }
 
-void check(const Io& io, const Options& options) {
-  const Config config = load_config(options.config);  // ConfigError: every error, exit 2
-  write_all(io.out, summary(config));
-  if (!options.probe) return;
+/// Every address this endpoint listens on, with what listens there, in the order of the file.
+std::vector<std::pair<SocketAddress, std::string>> listeners(const Config& config) {
+  std::vector<std::pair<SocketAddress, std::string>> out;
+  if (config.interface.listen) out.emplace_back(*config.interface.listen, "interface");
+  if (config.interface.metrics_listen) out.emplace_back(*config.interface.metrics_listen, "metrics");
+  for (const Forward& forward : config.forwards) out.emplace_back(forward.listen, "forward " + forward.service);
+  return out;
+}
 
+/// Binds every listener and asks every expose target for its greeting, one line each; returns the
+/// failures in words, or an empty string.
+std::string run_probe(const Io& io, const Config& config) {
+  std::vector<std::string> failures;
+  const auto addresses = listeners(config);
+  std::size_t bind_failed = 0;
+  for (const auto& [address, owner] : addresses) {
+    const auto problem = try_bind(address);
+    if (problem) ++bind_failed;
+    write_all(io.out, "listen " + address.to_string() + " (" + owner + "): " + problem.value_or("free") + "\n");
+  }
+  if (bind_failed > 0) {
+    failures.push_back(std::to_string(bind_failed) + " of " + std::to_string(addresses.size()) +
+                       " listen addresses cannot be bound");
+  }
   std::size_t failed = 0;
   for (const Expose& expose : config.exposes) {
     const ProbeResult result = probe(expose);
@@ -349,9 +386,36 @@ void check(const Io& io, const Options& options) {
     write_all(io.out, "expose " + expose.service + " -> " + expose.target.to_string() + ": " + result.text + "\n");
   }
   if (failed > 0) {
-    throw CommandError(ExitCode::failure, "mailtun check: " + std::to_string(failed) + " of " +
-                                              std::to_string(config.exposes.size()) + " expose targets failed the probe");
+    failures.push_back(std::to_string(failed) + " of " + std::to_string(config.exposes.size()) +
+                       " expose targets failed the probe");
   }
+  std::string text;
+  for (const std::string& failure : failures) text += (text.empty() ? "" : "; ") + failure;
+  return text;
+}
+
+void check(const Io& io, const Options& options) {
+  const Config config = load_config(options.config);  // ConfigError: every error, exit 2
+  write_all(io.out, summary(config));
+  for (const std::string& line : warnings(config)) write_all(io.err, line + "\n");
+
+  std::size_t mismatches = 0;
+  if (!options.peer_config.empty()) {
+    const PeerSideConfig theirs = load_peer_side_config(options.peer_config);  // ConfigError: exit 2
+    for (const PairFinding& finding : check_pair(config, theirs)) {
+      if (finding.kind == PairFinding::Kind::mismatch) ++mismatches;
+      write_all(io.out, to_string(finding) + "\n");
+    }
+  }
+  const std::string probe_failures = options.probe ? run_probe(io, config) : std::string();
+
+  // A mismatch is a configuration error (exit 2) and outranks what the probe found (exit 1).
+  if (mismatches > 0) {
+    throw CommandError(ExitCode::usage, "mailtun check: " + std::to_string(mismatches) + " mismatch" +
+                                            (mismatches == 1 ? "" : "es") + " between " + options.config + " and " +
+                                            options.peer_config);
+  }
+  if (!probe_failures.empty()) throw CommandError(ExitCode::failure, "mailtun check: " + probe_failures);
 }
 
 }  // namespace
@@ -359,10 +423,14 @@ void check(const Io& io, const Options& options) {
 void register_check_command(CLI::App& app, Io io) {
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
-      "check", "Validate a configuration file; with --probe also connect to every expose target");
+      "check", "Validate a configuration file; --peer-config cross-checks a pair; --probe binds every listener "
+               "and connects to every expose target");
   command->add_option("-c,--config", options->config, "The configuration file (TOML)")->required();
+  command->add_option("--peer-config", options->peer_config,
+                      "The other endpoint's configuration file, to cross-check the pair (keys, services, ports)");
   command->add_flag("--probe", options->probe,
-                    "Connect to every expose target and print its greeting (3 s timeout each)");
+                    "Bind every listen address, connect to every expose target and print its greeting "
+                    "(3 s timeout each)");
   command->callback([io, options] { check(io, *options); });
 }
 

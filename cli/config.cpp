@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <system_error>
 #include <utility>
@@ -55,6 +56,8 @@ struct InterfaceDraft {
   std::optional<keys::PrivateKey> private_key;
   std::optional<SocketAddress> listen;
   std::optional<std::filesystem::path> control_socket;
+  std::optional<SocketAddress> metrics_listen;
+  std::optional<std::string> private_key_unread;
 };
 
 struct PeerDraft {
@@ -62,6 +65,7 @@ struct PeerDraft {
   std::optional<std::string> name;
   std::optional<keys::PublicKey> public_key;
   keys::PresharedKey psk;
+  bool psk_unread = false;
   std::optional<HostPort> endpoint;
   std::chrono::seconds keepalive = default_keepalive;
   std::size_t max_streams = default_max_streams;
@@ -73,6 +77,7 @@ struct ForwardDraft {
   std::optional<SocketAddress> listen;
   std::optional<std::string> peer;
   std::optional<forwarder::Protocol> protocol;
+  bool allow_public = false;
 };
 
 struct ExposeDraft {
@@ -85,16 +90,22 @@ struct ExposeDraft {
   bool allow_any_port = false;
 };
 
+/// Whose configuration is loaded: this endpoint's, or the other endpoint's for `check --peer-config`,
+/// whose key files need not be readable here.
+enum class KeyFiles { required, may_be_unreadable };
+
 class Loader {
  public:
-  Loader(const std::filesystem::path& path, std::optional<mode_t> file_mode)
-      : path_(path), problems_(path.string()), file_mode_(file_mode) {
+  Loader(const std::filesystem::path& path, std::optional<mode_t> file_mode, KeyFiles key_files)
+      : path_(path), problems_(path.string()), file_mode_(file_mode), key_files_(key_files) {
+    // systemd's LoadCredential= (see keys::locate_key_file).
+    if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) credentials_directory_ = credentials;
     std::error_code ignored;
     const std::filesystem::path absolute = std::filesystem::absolute(path, ignored);
     directory_ = (absolute.empty() ? path : absolute).parent_path();
   }
 
-  Config load(std::string_view text) {
+  PeerSideConfig load(std::string_view text) {
     toml::table root;
     try {
       root = toml::parse(text, path_.string());
@@ -121,7 +132,11 @@ class Loader {
     check_forwards();
     check_exposes();
     if (!problems_.empty()) problems_.raise();
-    return build();
+    std::vector<std::string> psk_unread;
+    for (const PeerDraft& peer : peers_) {
+      if (peer.psk_unread) psk_unread.push_back(*peer.name);
+    }
+    return {.config = build(), .private_key_unread = interface_.private_key_unread, .psk_unread = std::move(psk_unread)};
   }
 
  private:
@@ -176,6 +191,18 @@ class Loader {
     return p.is_absolute() ? p : (directory_ / p).lexically_normal();
   }
 
+  [[nodiscard]] keys::KeyFileSource key_file(const std::string& path) const {
+    return keys::locate_key_file(resolve(path), credentials_directory_);
+  }
+
+  /// Reports a key file that cannot be used, unless this is the other endpoint's file, whose keys
+  /// need not be here; returns true if it was reported.
+  bool key_file_error(const TableReader& reader, std::string_view key, const keys::KeyFileError& e) {
+    if (key_files_ == KeyFiles::may_be_unreadable) return false;
+    reader.error(key, e.what());
+    return true;
+  }
+
   /// DESIGN §3: a secret written into the configuration file makes the file a key file, held to
   /// the same mode. Reported once per file, at the first inline secret.
   void check_inline_secret(const TableReader& reader, std::string_view key, std::string_view file_key) {
@@ -216,9 +243,9 @@ class Loader {
     } else if (has_file) {
       if (const auto file = reader.string("private_key_file", "a path such as \"/etc/mailtun/vps.key\"")) {
         try {
-          interface_.private_key.emplace(keys::load_private_key_file(resolve(*file)));
+          interface_.private_key.emplace(keys::load_private_key_file(key_file(*file)));
         } catch (const keys::KeyFileError& e) {
-          reader.error("private_key_file", e.what());
+          if (!key_file_error(reader, "private_key_file", e)) interface_.private_key_unread = e.what();
         }
       }
     } else if (std::string* text = reader.secret_string("private_key")) {
@@ -244,6 +271,13 @@ class Loader {
         reader.error("control_socket", "empty; expected a path such as \"/run/mailtun/vps.sock\"");
       } else {
         interface_.control_socket = resolve(*socket);
+      }
+    }
+    if (const auto metrics = reader.string("metrics_listen", R"(an IP address and port such as "127.0.0.1:9424")")) {
+      if (auto address = parse_socket_address(*metrics)) {
+        interface_.metrics_listen = *address;
+      } else {
+        reader.error("metrics_listen", address.error());
       }
     }
     interface_.reader.emplace(std::move(reader));
@@ -277,9 +311,9 @@ class Loader {
     } else if (has_file) {
       if (const auto file = r.string("preshared_key_file", "a path such as \"/etc/mailtun/office.psk\"")) {
         try {
-          peer.psk = keys::load_preshared_key_file(resolve(*file));
+          peer.psk = keys::load_preshared_key_file(key_file(*file));
         } catch (const keys::KeyFileError& e) {
-          r.error("preshared_key_file", e.what());
+          peer.psk_unread = !key_file_error(r, "preshared_key_file", e);
         }
       }
     } else if (std::string* text = r.secret_string("preshared_key")) {
@@ -353,6 +387,7 @@ class Loader {
       }
     }
     forward.peer = r.required_string("peer", "the name of a [[peer]], such as \"office\"");
+    forward.allow_public = r.boolean("allow_public").value_or(false);
     forwards_.push_back(std::move(forward));
   }
 
@@ -467,9 +502,6 @@ class Loader {
       std::uint32_t line;
     };
     std::vector<Bound> bound;
-    if (interface_.listen) {
-      bound.push_back({*interface_.listen, "interface.listen", interface_.reader->line("listen")});
-    }
     const auto overlaps = [](const SocketAddress& a, const SocketAddress& b) {
       // A wildcard takes the port on every address of its family; "::" on Linux takes IPv4 too.
       const auto covers = [](const SocketAddress& wild, const SocketAddress& other) {
@@ -477,19 +509,35 @@ class Loader {
       };
       return a.port == b.port && (a == b || covers(a, b) || covers(b, a));
     };
+    // Reports `key` of `r` if its address clashes with one taken before, then takes it.
+    const auto take = [&](const TableReader& r, std::string_view key, const SocketAddress& address) {
+      for (const Bound& other : bound) {
+        if (overlaps(address, other.address)) {
+          r.error(key, address.to_string() + " clashes with " + other.address.to_string() + " of " + other.owner +
+                           " (line " + std::to_string(other.line) +
+                           "); expected a different address or port for each listener");
+          break;
+        }
+      }
+      bound.push_back({address, r.name(key), r.line(key)});
+    };
+    if (interface_.listen) take(*interface_.reader, "listen", *interface_.listen);
+    if (interface_.metrics_listen) take(*interface_.reader, "metrics_listen", *interface_.metrics_listen);
     for (const ForwardDraft& forward : forwards_) {
       const TableReader& r = forward.reader;
       if (forward.peer) check_peer_reference(r.name("peer"), *forward.peer, r.line("peer"));
       if (!forward.listen) continue;
-      for (const Bound& other : bound) {
-        if (overlaps(*forward.listen, other.address)) {
-          r.error("listen", forward.listen->to_string() + " clashes with " + other.address.to_string() + " of " +
-                                other.owner + " (line " + std::to_string(other.line) +
-                                "); expected a different address or port for each listener");
-          break;
+      // DESIGN §6: the exposure guard.
+      if (forward.service && forward.protocol) {
+        if (const auto danger = forwarder::check_forward_exposure(*forward.service, *forward.protocol,
+                                                                 forward.listen->is_loopback(), forward.allow_public)) {
+          r.error("listen", forward.listen->to_string() + " is not a loopback address, and " + *danger +
+                                "; expected a loopback address such as \"127.0.0.1:" +
+                                std::to_string(forward.listen->port) +
+                                "\", or allow_public = true in this [[forward]] if a firewall keeps the network out");
         }
       }
-      bound.push_back({*forward.listen, r.prefix() + ".listen", r.line("listen")});
+      take(r, "listen", *forward.listen);
     }
   }
 
@@ -513,8 +561,8 @@ class Loader {
         }
       }
       // DESIGN §6: the mail-port guard.
-      if (expose.target && expose.protocol) {
-        if (const auto refusal = forwarder::check_expose_port(*expose.protocol, expose.target->port, expose.allow_any_port)) {
+      if (expose.target && expose.service) {
+        if (const auto refusal = forwarder::check_expose_port(*expose.service, expose.target->port, expose.allow_any_port)) {
           r.error("target", *refusal);
         }
       }
@@ -522,12 +570,15 @@ class Loader {
   }
 
   Config build() {
+    if (interface_.private_key_unread) interface_.private_key.emplace(keys::PrivateKey::generate());  // see PeerSideConfig
+    const std::filesystem::path default_control_socket = "/run/mailtun/" + *interface_.name + ".sock";
     Config config{
         .path = path_,
         .interface = Interface{.name = std::move(*interface_.name),
                                .private_key = std::move(*interface_.private_key),
                                .listen = interface_.listen,
-                               .control_socket = interface_.control_socket},
+                               .control_socket = interface_.control_socket.value_or(default_control_socket),
+                               .metrics_listen = interface_.metrics_listen},
     };
     for (PeerDraft& peer : peers_) {
       config.peers.push_back(Peer{.name = std::move(*peer.name),
@@ -541,7 +592,8 @@ class Loader {
       config.forwards.push_back(Forward{.service = std::move(*forward.service),
                                         .listen = *forward.listen,
                                         .peer = std::move(*forward.peer),
-                                        .protocol = *forward.protocol});
+                                        .protocol = *forward.protocol,
+                                        .allow_public = forward.allow_public});
     }
     for (ExposeDraft& expose : exposes_) {
       config.exposes.push_back(Expose{.service = std::move(*expose.service),
@@ -558,6 +610,8 @@ class Loader {
   std::filesystem::path directory_;
   Problems problems_;
   std::optional<mode_t> file_mode_;
+  KeyFiles key_files_;
+  std::string credentials_directory_;
   bool inline_secret_checked_ = false;
   InterfaceDraft interface_;
   std::vector<PeerDraft> peers_;
@@ -585,10 +639,12 @@ ConfigError::ConfigError(std::vector<std::string> errors)
     : CommandError(ExitCode::usage, join_lines(errors)), errors_(std::move(errors)) {}
 
 Config parse_config(std::string_view text, const std::filesystem::path& path) {
-  return Loader(path, std::nullopt).load(text);
+  return Loader(path, std::nullopt, KeyFiles::required).load(text).config;
 }
 
-Config load_config(const std::filesystem::path& path) {
+namespace {
+
+PeerSideConfig read_and_load(const std::filesystem::path& path, KeyFiles key_files) {
   const std::string name = path.string();
   const auto fail = [&name](const std::string& message) -> ConfigError {
     return ConfigError({name + ": " + message});
@@ -621,7 +677,15 @@ Config load_config(const std::filesystem::path& path) {
     done += static_cast<std::size_t>(n);
   }
   text.resize(done);
-  return Loader(path, status.st_mode).load(text);
+  return Loader(path, status.st_mode, key_files).load(text);
+}
+
+}  // namespace
+
+Config load_config(const std::filesystem::path& path) { return read_and_load(path, KeyFiles::required).config; }
+
+PeerSideConfig load_peer_side_config(const std::filesystem::path& path) {
+  return read_and_load(path, KeyFiles::may_be_unreadable);
 }
 
 }  // namespace mailtun::cli

@@ -21,10 +21,6 @@
 
 namespace mailtun::cli {
 
-/// What an expose sends its target before the client's bytes (DESIGN §5).
-
-
-
 inline constexpr std::chrono::seconds default_keepalive{15};
 inline constexpr std::size_t default_max_streams = 1024;
 
@@ -36,8 +32,12 @@ struct Interface {
   keys::PrivateKey private_key;
   /// Accept tunnel connections here; absent on an endpoint that only dials.
   std::optional<SocketAddress> listen;
-  /// For `mailtun status`; relative paths are made relative to the configuration file's directory.
-  std::optional<std::filesystem::path> control_socket;
+  /// For `mailtun status`: /run/mailtun/NAME.sock unless configured; a relative path is made
+  /// relative to the configuration file's directory.
+  std::filesystem::path control_socket;
+  /// Where the counters are served in Prometheus text format; none when not configured. May be
+  /// public (`mailtun check` warns): the counters name peers and show their traffic.
+  std::optional<SocketAddress> metrics_listen;
 };
 
 /// [[peer]]: another endpoint, known by its public key.
@@ -58,6 +58,8 @@ struct Forward {
   SocketAddress listen;
   std::string peer;  // the name of one of Config::peers
   forwarder::Protocol protocol = forwarder::Protocol::tcp;
+  /// Set to listen off loopback although the protocol has no authentication of its own (DESIGN §6).
+  bool allow_public = false;
 };
 
 /// [[expose]]: a service that the named peers may open, served by a local target.
@@ -71,8 +73,9 @@ struct Expose {
 };
 
 /// A whole, valid configuration: every cross-reference resolves (forward.peer and expose.peers
-/// name peers in `peers`), names and listen addresses are unique, and at least one side of every
-/// peer can start the connection. Move-only, as it holds secret keys.
+/// name peers in `peers`), names and listen addresses are unique, at least one side of every
+/// peer can start the connection, and both guards of DESIGN §6 pass. Move-only, as it holds
+/// secret keys.
 struct Config {
   std::filesystem::path path;  // the file it was loaded from
   Interface interface;
@@ -105,6 +108,22 @@ class ConfigError : public CommandError {
 /// problem. A file that holds a private key or preshared key inline must be as private as a key
 /// file (DESIGN §3: no access for group or others).
 [[nodiscard]] Config load_config(const std::filesystem::path& path);
+
+/// The other endpoint's configuration as `mailtun check --peer-config` reads it on this machine,
+/// where that endpoint's key files usually are not (or are other files of the same name).
+struct PeerSideConfig {
+  /// When `private_key_unread` is set, config.interface.private_key is a random stand-in that
+  /// must not be used; so is the all-zero psk of a peer named in `psk_unread`.
+  Config config;
+  /// Why the private key could not be read, if it could not.
+  std::optional<std::string> private_key_unread;
+  /// The peers whose preshared key file could not be read.
+  std::vector<std::string> psk_unread;
+};
+
+/// As load_config, except that a key file that cannot be read (missing, unreadable, too open) is
+/// not an error but recorded in the result. Every other problem throws ConfigError.
+[[nodiscard]] PeerSideConfig load_peer_side_config(const std::filesystem::path& path);
 
 /// As load_config, for text already read, as if it came from `path` (which names the file in
 /// messages and anchors relative paths; it is not read, and its mode is not checked).

@@ -10,12 +10,12 @@ namespace mailtun::cli {
 
 namespace {
 
-constexpr std::array<std::string_view, 5> interface_keys{"name", "private_key_file", "private_key", "listen",
-                                                          "control_socket"};
+constexpr std::array<std::string_view, 6> interface_keys{"name",   "private_key_file", "private_key",
+                                                          "listen", "control_socket",   "metrics_listen"};
 constexpr std::array<std::string_view, 7> peer_keys{"name",          "public_key", "preshared_key_file",
                                                      "preshared_key", "endpoint",   "keepalive",
                                                      "max_streams"};
-constexpr std::array<std::string_view, 4> forward_keys{"service", "listen", "peer", "protocol"};
+constexpr std::array<std::string_view, 5> forward_keys{"service", "listen", "peer", "protocol", "allow_public"};
 constexpr std::array<std::string_view, 6> expose_keys{"service",  "target",         "peers",
                                                       "protocol", "proxy_protocol", "allow_any_port"};
 

@@ -1,6 +1,7 @@
 #pragma once
-// DESIGN §6 (contract): which protocol a service speaks, and the mail-port guard that keeps an
-// expose from turning the tunnel into a door to arbitrary local ports.
+// DESIGN §6 (contract): which protocol a service speaks, and the two guards: the mail-port guard
+// that keeps an expose from turning the tunnel into a door to arbitrary local ports, and the
+// exposure guard that keeps a forward of a protocol without authentication off the network.
 
 #include <cstdint>
 #include <optional>
@@ -23,8 +24,18 @@ std::optional<Protocol> protocol_for_service(std::string_view service);
 /// 24, 25, 110, 143, 465, 587, 993, 995, 4190 and 10024–10026.
 bool is_mail_port(std::uint16_t port);
 
-/// The guard: nullopt if an expose of `protocol` may target `port`, else the reason it may not,
-/// phrased for a configuration error message.
-std::optional<std::string> check_expose_port(Protocol protocol, std::uint16_t port, bool allow_any_port);
+/// The mail-port guard: nullopt if an expose of `service` may target `port`, else the reason it may
+/// not, phrased for a configuration error message. Only the service *name* earns Dovecot's auth
+/// port 3659 ("dovecot-auth", "sasl"); the protocol plays no part, since an explicit `protocol`
+/// never widens the guard.
+std::optional<std::string> check_expose_port(std::string_view service, std::uint16_t port, bool allow_any_port);
+
+/// The exposure guard: nullopt if a forward of `service` speaking `protocol` may listen where it
+/// does (`loopback`: on 127.0.0.0/8 or ::1), else what listening there would let anyone on the
+/// network do, phrased to follow "… is not a loopback address, and". A forward is guarded if
+/// either its protocol or its service name has no authentication of its own (lmtp, sasl, the
+/// `relay` service, and tcp, of which nothing is known); `allow_public` opts out.
+std::optional<std::string> check_forward_exposure(std::string_view service, Protocol protocol, bool loopback,
+                                                  bool allow_public);
 
 }  // namespace mailtun::forwarder

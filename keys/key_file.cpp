@@ -55,15 +55,17 @@ std::string file_type(mode_t mode) {
 /// Opens, checks and reads a key file. Everything is checked on the open descriptor (fstat, not
 /// stat on the name), so a file swapped between the check and the read cannot slip through.
 /// `generate_command` is what a missing-file message suggests to create one.
-SecretText read_key_file(const std::string& name, std::string_view generate_command) {
+SecretText read_key_file(const KeyFileSource& source, std::string_view generate_command) {
+  const std::string& name = source.name;
+  const std::string path = source.path.string();
   // O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it; it changes nothing for a
   // regular file. O_NOCTTY: a path naming a terminal must not become our controlling terminal.
-  const int raw_fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  const int raw_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (raw_fd < 0) {
     const int error = errno;
     if (error == ENOENT) {
       throw KeyFileError(name + ": no such file; create it with: (umask 077; " +
-                         std::string(generate_command) + " > " + shell_quoted(name) + ")");
+                         std::string(generate_command) + " > " + shell_quoted(path) + ")");
     }
     throw KeyFileError("cannot open " + name + ": " + std::strerror(error));
   }
@@ -79,7 +81,7 @@ SecretText read_key_file(const std::string& name, std::string_view generate_comm
   }
   // DESIGN §3: refuse before reading a byte.
   if (auto problem = unsafe_key_file_mode(status.st_mode)) {
-    throw KeyFileError(name + " is " + *problem + "; run: chmod 600 " + shell_quoted(name));
+    throw KeyFileError(name + " is " + *problem + "; run: chmod 600 " + shell_quoted(path));
   }
   if (status.st_size > static_cast<off_t>(SecretText::capacity)) {
     throw KeyFileError(name + " is " + std::to_string(status.st_size) +
@@ -115,20 +117,39 @@ std::optional<std::string> unsafe_key_file_mode(mode_t mode) {
   return std::string(access) + " by group or others (mode " + octal_mode(mode) + ")";
 }
 
-PrivateKey load_private_key_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  const SecretText text = read_key_file(name, "mailtun genkey");
+KeyFileSource locate_key_file(const std::filesystem::path& configured, std::string_view credentials_directory) {
+  const std::filesystem::path file_name = configured.filename();
+  if (!credentials_directory.empty() && !file_name.empty()) {
+    const std::filesystem::path credential = std::filesystem::path(credentials_directory) / file_name;
+    std::error_code ignored;
+    if (std::filesystem::exists(credential, ignored)) {
+      return {credential, "credential " + file_name.string() + " (" + credential.string() + ", in place of " +
+                              configured.string() + ")"};
+    }
+  }
+  return {configured, configured.string()};
+}
+
+PrivateKey load_private_key_file(const KeyFileSource& source) {
+  const SecretText text = read_key_file(source, "mailtun genkey");
   auto key = parse_private_key(text.view());
-  if (!key) throw KeyFileError(name + ": " + key.error());
+  if (!key) throw KeyFileError(source.name + ": " + key.error());
+  return std::move(*key);
+}
+
+PrivateKey load_private_key_file(const std::filesystem::path& path) {
+  return load_private_key_file(KeyFileSource{path, path.string()});
+}
+
+PresharedKey load_preshared_key_file(const KeyFileSource& source) {
+  const SecretText text = read_key_file(source, "mailtun genpsk");
+  auto key = parse_preshared_key(text.view());
+  if (!key) throw KeyFileError(source.name + ": " + key.error());
   return std::move(*key);
 }
 
 PresharedKey load_preshared_key_file(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  const SecretText text = read_key_file(name, "mailtun genpsk");
-  auto key = parse_preshared_key(text.view());
-  if (!key) throw KeyFileError(name + ": " + key.error());
-  return std::move(*key);
+  return load_preshared_key_file(KeyFileSource{path, path.string()});
 }
 
 void write_key_file(const std::filesystem::path& path, std::string_view text) {

@@ -26,14 +26,31 @@ class KeyFileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A key file to read: the file opened, and how messages name it.
+struct KeyFileSource {
+  std::filesystem::path path;
+  std::string name;
+};
+
+/// Where the key file configured as `configured` is read from. A service that runs as an
+/// unprivileged user cannot open root's 0600 key files; systemd hands them over with
+/// `LoadCredential=NAME:PATH`, copying each into $CREDENTIALS_DIRECTORY. So if
+/// `credentials_directory` is not empty and holds an entry with the file name of `configured`,
+/// that entry is read, and messages name both ("credential vps.key (DIR/vps.key, in place of
+/// /etc/mailtun/vps.key)"); otherwise `configured` itself is.
+[[nodiscard]] KeyFileSource locate_key_file(const std::filesystem::path& configured,
+                                            std::string_view credentials_directory);
+
 /// Loads a private key (clamped, in guarded memory). Throws KeyFileError if the file is missing,
 /// cannot be opened, is not a regular file, grants group or others any permission, is longer than
 /// a key file can be, or does not hold exactly one base64 key (surrounding whitespace allowed).
 /// The mode is checked with fstat() on the descriptor that is then read, so the file checked is
 /// the file read. Symbolic links are followed. Nothing of the file's content is put in a message.
+[[nodiscard]] PrivateKey load_private_key_file(const KeyFileSource& source);
 [[nodiscard]] PrivateKey load_private_key_file(const std::filesystem::path& path);
 
 /// As load_private_key_file, for a preshared key.
+[[nodiscard]] PresharedKey load_preshared_key_file(const KeyFileSource& source);
 [[nodiscard]] PresharedKey load_preshared_key_file(const std::filesystem::path& path);
 
 /// The permission policy above as a predicate: what is wrong with a key file of this mode, worded

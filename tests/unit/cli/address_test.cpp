@@ -10,6 +10,16 @@
 namespace mailtun::cli {
 namespace {
 
+TEST(ConfigAddressTest, LoopbackIsWhatOnlyThisHostReaches) {
+  for (const char* text : {"127.0.0.1:24", "127.255.0.9:24", "[::1]:24", "[::ffff:127.0.0.1]:24"}) {
+    EXPECT_TRUE(parse_socket_address(text)->is_loopback()) << text;
+  }
+  for (const char* text : {"0.0.0.0:24", "[::]:24", "192.0.2.1:24", "[2001:db8::1]:24", "[::ffff:10.0.0.1]:24",
+                           "128.0.0.1:24", "[::2]:24"}) {
+    EXPECT_FALSE(parse_socket_address(text)->is_loopback()) << text;
+  }
+}
+
 TEST(ConfigAddressTest, SocketAddresses) {
   EXPECT_EQ(parse_socket_address("127.0.0.1:24")->to_string(), "127.0.0.1:24");
   EXPECT_EQ(parse_socket_address("[::1]:24")->to_string(), "[::1]:24");

@@ -152,6 +152,36 @@ class GreetingServer {
   std::thread thread_;
 };
 
+/// A socket bound to 127.0.0.1 on a port the kernel chose, listening if asked: a port to use that
+/// no other test takes meanwhile, or one that is taken.
+class BoundPort {
+ public:
+  explicit BoundPort(bool listening) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+    if (listening) EXPECT_EQ(::listen(fd_, 1), 0);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~BoundPort() { release(); }
+  BoundPort(const BoundPort&) = delete;
+  BoundPort& operator=(const BoundPort&) = delete;
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  void release() {
+    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  }
+
+ private:
+  int fd_;
+  std::uint16_t port_ = 0;
+};
+
+/// A port on 127.0.0.1 that was free a moment ago.
+std::uint16_t free_port() { return BoundPort(false).port(); }
+
 class CheckCommandTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -159,20 +189,26 @@ class CheckCommandTest : public ::testing::Test {
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
     dir_ = pattern;
     keys::write_key_file(dir_ / "vps.key", keys::to_base64(vps_key_.bytes()) + "\n");
-    office_public_ = keys::to_base64(keys::PrivateKey::generate().public_key().bytes());
+    office_public_ = keys::to_base64(office_key_.public_key().bytes());
   }
   void TearDown() override {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
 
-  /// Writes a configuration of the VPS with `exposes` appended and returns its path.
+  /// Writes a configuration of the VPS with `exposes` appended and returns its path. Its listeners
+  /// take tunnel_port_ and lmtp_port_, free ports, so that --probe can bind them.
   std::string config(const std::string& exposes) {
-    const std::string text = "[interface]\nname = \"vps\"\nprivate_key_file = \"vps.key\"\nlisten = \"0.0.0.0:7424\"\n"
-                             "[[peer]]\nname = \"office\"\npublic_key = \"" +
-                             office_public_ +
-                             "\"\n[[forward]]\nservice = \"lmtp\"\nlisten = \"127.0.0.1:24\"\npeer = \"office\"\n" + exposes;
-    const fs::path path = dir_ / "vps.toml";
+    const std::string text = "[interface]\nname = \"vps\"\nprivate_key_file = \"vps.key\"\nlisten = \"0.0.0.0:" +
+                             std::to_string(tunnel_port_) + "\"\n[[peer]]\nname = \"office\"\npublic_key = \"" +
+                             office_public_ + "\"\n[[forward]]\nservice = \"lmtp\"\nlisten = \"127.0.0.1:" +
+                             std::to_string(lmtp_port_) + "\"\npeer = \"office\"\n" + exposes;
+    return write("vps.toml", text);
+  }
+
+  /// Writes `text` to `name` in the test directory (mode 0600) and returns its path.
+  std::string write(const std::string& name, const std::string& text) {
+    const fs::path path = dir_ / name;
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
     ::close(fd);
@@ -186,7 +222,10 @@ class CheckCommandTest : public ::testing::Test {
 
   fs::path dir_;
   keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
+  keys::PrivateKey office_key_ = keys::PrivateKey::generate();
   std::string office_public_;
+  std::uint16_t tunnel_port_ = free_port();
+  std::uint16_t lmtp_port_ = free_port();
 };
 
 TEST_F(CheckCommandTest, ValidConfigurationPrintsASummary) {
@@ -194,12 +233,15 @@ TEST_F(CheckCommandTest, ValidConfigurationPrintsASummary) {
   ASSERT_FALSE(r.failure) << r.message;
   EXPECT_EQ(r.err, "");
   EXPECT_NE(r.out.find("interface vps: public key " + keys::to_base64(vps_key_.public_key().bytes()) +
-                       ", listens on 0.0.0.0:7424"),
+                       ", listens on 0.0.0.0:" + std::to_string(tunnel_port_) +
+                       ", control socket /run/mailtun/vps.sock\n"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("peer office: accepts; public key " + office_public_ + ", no preshared key"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("forward lmtp: 127.0.0.1:24 -> peer office (lmtp)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("forward lmtp: 127.0.0.1:" + std::to_string(lmtp_port_) + " -> peer office (lmtp)\n"),
+            std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("expose relay: peer office -> 127.0.0.1:10025 (smtp, allow_any_port)"), std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find(keys::to_base64(vps_key_.bytes())), std::string::npos);  // never the private key
@@ -297,18 +339,11 @@ TEST_F(CheckCommandTest, ProbeSendsAProxyV1LineDescribingItsOwnConnection) {
 TEST_F(CheckCommandTest, ProbeReportsConnectionRefused) {
   // A bound socket that does not listen: connections to its port are refused, and no other test
   // can take the port meanwhile.
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const std::uint16_t port = ntohs(address.sin_port);
+  const BoundPort refusing(false);
+  const std::uint16_t port = refusing.port();
 
   GreetingServer relay("220 ok\r\n");
   const Result r = run({"check", "--config", config(expose("lmtp", port) + expose("relay", relay.port())), "--probe"});
-  ::close(fd);
   ASSERT_EQ(r.failure, ExitCode::failure);
   EXPECT_NE(r.out.find("expose lmtp -> 127.0.0.1:" + std::to_string(port) + ": connection refused\n"), std::string::npos)
       << r.out;
@@ -326,6 +361,101 @@ TEST_F(CheckCommandTest, ProbeReportsASilentServerAfterTheTimeout) {
   EXPECT_NE(r.out.find(": connected, but no greeting within 3 s"), std::string::npos) << r.out;
   EXPECT_GE(waited, std::chrono::milliseconds(2900));
   EXPECT_LT(waited, std::chrono::seconds(6));
+}
+
+TEST_F(CheckCommandTest, SummaryShowsAllowPublicAndMetricsAndWarnsWhenMetricsArePublic) {
+  const std::string path = config("[[forward]]\nservice = \"dovecot-auth\"\nlisten = \"0.0.0.0:3659\"\npeer = \"office\"\n"
+                                  "allow_public = true\n");
+  const Result quiet = run({"check", "--config", path});
+  ASSERT_FALSE(quiet.failure) << quiet.message;
+  EXPECT_NE(quiet.out.find("forward dovecot-auth: 0.0.0.0:3659 -> peer office (sasl, allow_public)\n"), std::string::npos)
+      << quiet.out;
+  EXPECT_EQ(quiet.err, "");
+
+  std::string text = "[interface]\nprivate_key_file = \"vps.key\"\nlisten = \"0.0.0.0:7424\"\n"
+                     "metrics_listen = \"0.0.0.0:9424\"\n[[peer]]\nname = \"office\"\npublic_key = \"" +
+                     office_public_ + "\"\n";
+  const Result warned = run({"check", "--config", write("vps.toml", text)});
+  ASSERT_FALSE(warned.failure) << warned.message;
+  EXPECT_NE(warned.out.find(", metrics on 0.0.0.0:9424\n"), std::string::npos) << warned.out;
+  EXPECT_EQ(warned.err,
+            "warning: interface.metrics_listen 0.0.0.0:9424 is not a loopback address: anyone who can reach it reads "
+            "the counters (peer names, endpoints, traffic); listen on 127.0.0.1 unless a firewall keeps the network "
+            "out\n");
+
+  text.replace(text.find("0.0.0.0:9424"), 12, "127.0.0.1:9424");
+  EXPECT_EQ(run({"check", "--config", write("vps.toml", text)}).err, "");
+}
+
+TEST_F(CheckCommandTest, ProbeBindsEveryListenerAndReportsOneInUse) {
+  GreetingServer relay("220 ok\r\n");
+  const BoundPort taken(true);  // as if Dovecot's own LMTP listened where the forward should
+  lmtp_port_ = taken.port();
+  const Result r = run({"check", "--config", config(expose("relay", relay.port())), "--probe"});
+  ASSERT_EQ(r.failure, ExitCode::failure);
+  EXPECT_NE(r.out.find("listen 0.0.0.0:" + std::to_string(tunnel_port_) + " (interface): free\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("listen 127.0.0.1:" + std::to_string(taken.port()) +
+                       " (forward lmtp): address in use; is another program (Dovecot's or Postfix's own listener? "
+                       "another mailtun?) listening there?\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.message, "mailtun check: 1 of 2 listen addresses cannot be bound");
+}
+
+TEST_F(CheckCommandTest, ProbeReleasesWhatItBinds) {
+  GreetingServer relay("220 ok\r\n");
+  const Result r = run({"check", "--config", config(expose("relay", relay.port())), "--probe"});
+  ASSERT_FALSE(r.failure) << r.message << r.out;
+  EXPECT_NE(r.out.find("(forward lmtp): free\n"), std::string::npos) << r.out;
+  // Nothing of the probe holds the port afterwards: it can be taken at once.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(lmtp_port_);
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+  ::close(fd);
+}
+
+TEST_F(CheckCommandTest, PeerConfigOfAMatchingPairExitsZero) {
+  keys::write_key_file(dir_ / "office.key", keys::to_base64(office_key_.bytes()) + "\n");
+  const std::string vps = config("");
+  const std::string office = write("office.toml", "[interface]\nprivate_key_file = \"office.key\"\n[[peer]]\nname = "
+                                                  "\"vps\"\npublic_key = \"" +
+                                                      keys::to_base64(vps_key_.public_key().bytes()) +
+                                                      "\"\nendpoint = \"vps.example.org:" +
+                                                      std::to_string(tunnel_port_) +
+                                                      "\"\n[[expose]]\nservice = \"lmtp\"\ntarget = "
+                                                      "\"127.0.0.1:24\"\npeers = [\"vps\"]\n");
+  const Result r = run({"check", "--config", vps, "--peer-config", office});
+  ASSERT_FALSE(r.failure) << r.message << r.out;
+  EXPECT_NE(r.out.find("ok: " + vps + ": [[peer]] \"office\" has the public key of " + office + "\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ok: " + office + " dials " + vps + " at vps.example.org:" + std::to_string(tunnel_port_)),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("mismatch"), std::string::npos) << r.out;
+}
+
+TEST_F(CheckCommandTest, PeerConfigMismatchIsAConfigurationError) {
+  // The office's file names a key that is not the VPS's, and its private key is not on this machine.
+  const std::string vps = config("");
+  const std::string office = write("office.toml", "[interface]\nprivate_key_file = \"/nonexistent/office.key\"\n"
+                                                  "[[peer]]\nname = \"vps\"\npublic_key = \"" +
+                                                      office_public_ + "\"\nendpoint = \"vps.example.org:7425\"\n");
+  const Result r = run({"check", "--config", vps, "--peer-config", office});
+  ASSERT_EQ(r.failure, ExitCode::usage) << r.out;
+  EXPECT_NE(r.out.find("not checked: " + vps + ": whether a [[peer]] has the public key of " + office +
+                       ", whose private key cannot be read here: /nonexistent/office.key: no such file"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("mismatch: " + office + ": no [[peer]] has the public key of " + vps), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mismatch: " + vps + ": forward lmtp (127.0.0.1:" + std::to_string(lmtp_port_) + "): " + office +
+                       " exposes no service \"lmtp\""),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.message, "mailtun check: 3 mismatches between " + vps + " and " + office);
 }
 
 }  // namespace

@@ -153,6 +153,12 @@ peer = "office"
 service = "dovecot-auth"
 listen = "127.0.0.1:3659"
 peer = "office"
+# allow_public = false                         # needed to listen off loopback for lmtp, sasl, relay
+
+[[forward]]                                    # IMAP users on the road reach the office's Dovecot
+service = "imap"
+listen = "0.0.0.0:143"                         # public: IMAP authenticates its users itself
+peer = "office"
 
 [[expose]]                                     # service a peer may open -> local target
 service = "relay"
@@ -220,7 +226,7 @@ TEST_F(ConfigTest, VpsExampleLoads) {
   EXPECT_EQ(config.find_peer("office"), &office);
   EXPECT_EQ(config.find_peer("vps"), nullptr);
 
-  ASSERT_EQ(config.forwards.size(), 2U);
+  ASSERT_EQ(config.forwards.size(), 3U);
   EXPECT_EQ(config.forwards[0].service, "lmtp");
   EXPECT_EQ(config.forwards[0].listen.to_string(), "127.0.0.1:24");
   EXPECT_EQ(config.forwards[0].peer, "office");
@@ -228,6 +234,10 @@ TEST_F(ConfigTest, VpsExampleLoads) {
   EXPECT_EQ(config.forwards[1].service, "dovecot-auth");
   EXPECT_EQ(config.forwards[1].listen.port, 3659);
   EXPECT_EQ(config.forwards[1].protocol, Protocol::sasl);
+  EXPECT_FALSE(config.forwards[1].allow_public);
+  EXPECT_EQ(config.forwards[2].listen.to_string(), "0.0.0.0:143");
+  EXPECT_EQ(config.forwards[2].protocol, Protocol::imap);
+  EXPECT_FALSE(config.interface.metrics_listen);
 
   ASSERT_EQ(config.exposes.size(), 1U);
   const Expose& relay = config.exposes[0];
@@ -244,7 +254,7 @@ TEST_F(ConfigTest, OfficeMirrorLoads) {
   EXPECT_EQ(config.interface.name, "office");  // the file's stem
   EXPECT_TRUE(same_bytes(config.interface.private_key.bytes(), office_key_.bytes()));
   EXPECT_FALSE(config.interface.listen);
-  EXPECT_FALSE(config.interface.control_socket);
+  EXPECT_EQ(config.interface.control_socket, fs::path("/run/mailtun/office.sock"));  // the default
 
   ASSERT_EQ(config.peers.size(), 1U);
   const Peer& vps = config.peers[0];
@@ -631,33 +641,225 @@ peers = ["office"]
   EXPECT_EQ(allowed.exposes[0].target.port, 8143);
 }
 
-TEST_F(ConfigTest, SaslExposeMayUseAnyPort) {
-  const std::string text = R"([interface]
+TEST_F(ConfigTest, DovecotAuthPortOnlyForTheAuthServiceNames) {
+  const std::string head = R"([interface]
 private_key_file = "vps.key"
 listen = "0.0.0.0:7424"
 [[peer]]
 name = "office"
 public_key = "{OFFICE_PUBLIC}"
-[[expose]]
+)";
+  const std::string allowed = head + R"([[expose]]
 service = "dovecot-auth"
 target = "127.0.0.1:3659"
 peers = ["office"]
 [[expose]]
 service = "sasl"
-target = "127.0.0.1:12345"
+target = "[::1]:3659"
+peers = ["office"]
+)";
+  const Config config = load("vps.toml", allowed);
+  ASSERT_EQ(config.exposes.size(), 2U);
+  EXPECT_EQ(config.exposes[0].protocol, Protocol::sasl);
+  EXPECT_EQ(config.exposes[1].protocol, Protocol::sasl);
+
+  // DESIGN §6: an explicit protocol never widens the guard, and the name earns 3659 only.
+  const std::string refused = head + R"([[expose]]
+service = "postgres"
+protocol = "sasl"
+target = "127.0.0.1:5432"
 peers = ["office"]
 [[expose]]
 service = "auth"
 protocol = "sasl"
 target = "127.0.0.1:3659"
 peers = ["office"]
+[[expose]]
+service = "sasl"
+target = "127.0.0.1:12345"
+peers = ["office"]
+)";
+  const auto list = errors("vps.toml", refused);
+  expect_error(list, "vps.toml", refused, "5432", "expose[0].target", "port 5432 is not a mail port");
+  expect_error(list, "vps.toml", refused, "127.0.0.1:3659", "expose[1].target",
+               "port 3659 is not a mail port");
+  expect_error(list, "vps.toml", refused, "12345", "expose[2].target", "port 12345 is not a mail port");
+  EXPECT_EQ(list.size(), 3U);
+}
+
+// DESIGN §6: a forward of a protocol without authentication of its own stays on loopback.
+const std::string exposure_head = R"([interface]
+private_key_file = "vps.key"
+listen = "0.0.0.0:7424"
+[[peer]]
+name = "office"
+public_key = "{OFFICE_PUBLIC}"
+)";
+
+TEST_F(ConfigTest, UnauthenticatedForwardOffLoopbackIsRefusedWithTheReason) {
+  const std::string text = exposure_head + R"([[forward]]
+service = "dovecot-auth"
+listen = "0.0.0.0:3659"
+peer = "office"
+[[forward]]
+service = "lmtp"
+listen = "[::]:24"
+peer = "office"
+[[forward]]
+service = "relay"
+listen = "192.0.2.7:2525"
+peer = "office"
+[[forward]]
+service = "spamd"
+protocol = "tcp"
+listen = "0.0.0.0:10024"
+peer = "office"
+[[forward]]
+service = "lmtp-backup"
+protocol = "lmtp"
+listen = "0.0.0.0:10025"
+peer = "office"
+)";
+  const auto list = errors("vps.toml", text);
+  expect_error(list, "vps.toml", text, "0.0.0.0:3659", "forward[0].listen",
+               "0.0.0.0:3659 is not a loopback address, and Dovecot's auth protocol trusts its client: anyone on "
+               "the network could query Dovecot's passwords; expected a loopback address such as "
+               "\"127.0.0.1:3659\", or allow_public = true in this [[forward]] if a firewall keeps the network out");
+  expect_error(list, "vps.toml", text, "[::]:24", "forward[1].listen", "deliver straight into the peer's mailboxes");
+  expect_error(list, "vps.toml", text, "192.0.2.7:2525", "forward[2].listen", "open relay");
+  expect_error(list, "vps.toml", text, "0.0.0.0:10024", "forward[3].listen", "protocol tcp gives no guarantee");
+  expect_error(list, "vps.toml", text, "0.0.0.0:10025", "forward[4].listen", "mailboxes");
+  EXPECT_EQ(list.size(), 5U);
+}
+
+TEST_F(ConfigTest, AllowPublicLetsAnUnauthenticatedForwardListenOffLoopback) {
+  const std::string text = exposure_head + R"([[forward]]
+service = "dovecot-auth"
+listen = "0.0.0.0:3659"
+peer = "office"
+allow_public = true
+[[forward]]
+service = "lmtp"
+listen = "127.0.0.2:24"
+peer = "office"
+[[forward]]
+service = "imap"
+listen = "0.0.0.0:143"
+peer = "office"
+[[forward]]
+service = "submission"
+listen = "[::]:587"
+peer = "office"
 )";
   const Config config = load("vps.toml", text);
-  ASSERT_EQ(config.exposes.size(), 3U);
-  EXPECT_EQ(config.exposes[0].protocol, Protocol::sasl);
-  EXPECT_EQ(config.exposes[0].target.port, 3659);
-  EXPECT_EQ(config.exposes[1].protocol, Protocol::sasl);
-  EXPECT_EQ(config.exposes[2].protocol, Protocol::sasl);
+  ASSERT_EQ(config.forwards.size(), 4U);
+  EXPECT_TRUE(config.forwards[0].allow_public);
+  EXPECT_FALSE(config.forwards[1].allow_public);  // loopback needs no opt-in
+  EXPECT_FALSE(config.forwards[2].allow_public);  // IMAP authenticates its users itself
+
+  const std::string wrong_type = exposure_head + "[[forward]]\nservice = \"lmtp\"\nlisten = \"0.0.0.0:24\"\n"
+                                                 "peer = \"office\"\nallow_public = \"yes\"\n";
+  const auto list = errors("vps.toml", wrong_type);
+  expect_error(list, "vps.toml", wrong_type, "\"yes\"", "forward[0].allow_public", "expected true or false");
+  // A value that is not true does not opt in.
+  expect_error(list, "vps.toml", wrong_type, "0.0.0.0:24", "forward[0].listen", "is not a loopback address");
+}
+
+TEST_F(ConfigTest, MetricsListenIsAListenerLikeTheOthers) {
+  const std::string text = exposure_head + "metrics_listen = \"127.0.0.1:9424\"\n";
+  // exposure_head ends inside [[peer]]: put the key in [interface] instead.
+  std::string in_interface = exposure_head;
+  in_interface.insert(in_interface.find("[[peer]]"), "metrics_listen = \"127.0.0.1:9424\"\n");
+  const Config config = load("vps.toml", in_interface);
+  ASSERT_TRUE(config.interface.metrics_listen);
+  EXPECT_EQ(config.interface.metrics_listen->to_string(), "127.0.0.1:9424");
+
+  const auto misplaced = errors("vps.toml", text);
+  expect_error(misplaced, "vps.toml", text, "9424", "peer[0].metrics_listen", "it belongs in [interface]");
+
+  std::string clashing = exposure_head;
+  clashing.insert(clashing.find("[[peer]]"), "metrics_listen = \"127.0.0.1:7424\"\n");
+  clashing += "[[forward]]\nservice = \"lmtp\"\nlisten = \"127.0.0.1:24\"\npeer = \"office\"\n"
+              "[[forward]]\nservice = \"imap\"\nlisten = \"0.0.0.0:7424\"\npeer = \"office\"\n";
+  const auto list = errors("vps.toml", clashing);
+  expect_error(list, "vps.toml", clashing, "127.0.0.1:7424", "interface.metrics_listen",
+               "127.0.0.1:7424 clashes with 0.0.0.0:7424 of interface.listen (line 3)");
+  expect_error(list, "vps.toml", clashing, "listen = \"0.0.0.0:7424\"\npeer", "forward[1].listen",
+               "clashes with 0.0.0.0:7424 of interface.listen");
+
+  std::string bad = exposure_head;
+  bad.insert(bad.find("[[peer]]"), "metrics_listen = \"localhost:9424\"\n");
+  expect_error(errors("vps.toml", bad), "vps.toml", bad, "localhost", "interface.metrics_listen",
+               "\"localhost\" is not an IP address");
+}
+
+TEST_F(ConfigTest, ControlSocketDefaultsToRunMailtunAndRelativePathsFollowTheFile) {
+  EXPECT_EQ(load("edge.toml", exposure_head).interface.control_socket, fs::path("/run/mailtun/edge.sock"));
+  std::string named = exposure_head;
+  named.insert(named.find("private_key_file"), "name = \"vps2\"\n");
+  EXPECT_EQ(load("vps.toml", named).interface.control_socket, fs::path("/run/mailtun/vps2.sock"));
+  std::string relative = exposure_head;
+  relative.insert(relative.find("[[peer]]"), "control_socket = \"run/vps.sock\"\n");
+  EXPECT_EQ(load("vps.toml", relative).interface.control_socket, dir_ / "run" / "vps.sock");
+}
+
+/// Sets CREDENTIALS_DIRECTORY for one test, as systemd does for a unit with LoadCredential=.
+class CredentialsDirectory {
+ public:
+  explicit CredentialsDirectory(const fs::path& dir) { ::setenv("CREDENTIALS_DIRECTORY", dir.c_str(), 1); }
+  ~CredentialsDirectory() { ::unsetenv("CREDENTIALS_DIRECTORY"); }
+  CredentialsDirectory(const CredentialsDirectory&) = delete;
+  CredentialsDirectory& operator=(const CredentialsDirectory&) = delete;
+};
+
+TEST_F(ConfigTest, KeyFilesAreReadFromSystemdCredentialsOfTheSameName) {
+  // The configured paths do not exist here: only the credentials can be read.
+  fs::create_directory(dir_ / "credentials");
+  fs::copy_file(dir_ / "vps.key", dir_ / "credentials" / "vps.key");
+  fs::copy_file(dir_ / "office.psk", dir_ / "credentials" / "office.psk");
+  const std::string text = R"([interface]
+private_key_file = "/nonexistent/mailtun/vps.key"
+listen = "0.0.0.0:7424"
+[[peer]]
+name = "office"
+public_key = "{OFFICE_PUBLIC}"
+preshared_key_file = "/nonexistent/mailtun/office.psk"
+)";
+  const CredentialsDirectory credentials(dir_ / "credentials");
+  const Config config = load("vps.toml", text);
+  EXPECT_TRUE(same_bytes(config.interface.private_key.bytes(), vps_key_.bytes()));
+  EXPECT_TRUE(same_bytes(config.peers[0].psk.bytes(), psk_.bytes()));
+
+  // Held to the same mode, and named with both the credential and the configured path.
+  fs::permissions(dir_ / "credentials" / "vps.key", fs::perms::group_read, fs::perm_options::add);
+  const auto list = errors("vps.toml", text);
+  ASSERT_EQ(list.size(), 1U);
+  expect_error(list, "vps.toml", text, "vps.key", "interface.private_key_file",
+               "credential vps.key (" + (dir_ / "credentials" / "vps.key").string() +
+                   ", in place of /nonexistent/mailtun/vps.key) is readable by group or others (mode 0640)");
+}
+
+TEST_F(ConfigTest, PeerSideConfigToleratesKeyFilesThatAreNotHere) {
+  const std::string text = R"([interface]
+private_key_file = "elsewhere/office.key"
+[[peer]]
+name = "vps"
+public_key = "{VPS_PUBLIC}"
+preshared_key_file = "elsewhere/office.psk"
+endpoint = "vps.example.org:7424"
+)";
+  const PeerSideConfig loaded = load_peer_side_config(write("office.toml", filled(text)));
+  ASSERT_TRUE(loaded.private_key_unread);
+  EXPECT_NE(loaded.private_key_unread->find("elsewhere/office.key: no such file"), std::string::npos)
+      << *loaded.private_key_unread;
+  EXPECT_EQ(loaded.psk_unread, std::vector<std::string>{"vps"});
+  EXPECT_EQ(loaded.config.peers[0].public_key, vps_key_.public_key());
+  // The same file is an error for the endpoint itself.
+  EXPECT_EQ(errors("office.toml", text).size(), 2U);
+
+  // Every other problem is still an error.
+  EXPECT_THROW((void)load_peer_side_config(write("bad.toml", filled(text + "[[forward]]\nservice = \"lmtp\"\n"))),
+               ConfigError);
 }
 
 TEST_F(ConfigTest, ServiceWithoutDefaultProtocolNeedsOne) {

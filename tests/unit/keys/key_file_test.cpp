@@ -245,5 +245,43 @@ TEST_F(KeyFileTest, WriteIntoAMissingDirectoryNamesThePath) {
   }
 }
 
+// systemd credentials (LoadCredential=): the service reads the copy in $CREDENTIALS_DIRECTORY
+// that has the configured file's name, and the root-only original is never opened.
+
+TEST_F(KeyFileTest, ACredentialOfTheSameNameIsReadInsteadOfThePath) {
+  const PrivateKey key = PrivateKey::generate();
+  fs::create_directory(dir_ / "credentials");
+  make_file("credentials/vps.key", to_base64(key.bytes()) + "\n", 0400);
+  const fs::path configured = dir_ / "etc" / "vps.key";  // does not exist: only the credential can be read
+
+  const KeyFileSource source = locate_key_file(configured, (dir_ / "credentials").string());
+  EXPECT_EQ(source.path, dir_ / "credentials" / "vps.key");
+  const PrivateKey loaded = load_private_key_file(source);
+  EXPECT_EQ(loaded.public_key(), key.public_key());
+}
+
+TEST_F(KeyFileTest, WithoutAMatchingCredentialThePathIsRead) {
+  fs::create_directory(dir_ / "credentials");
+  make_file("credentials/other.key", "x\n", 0400);
+  const fs::path configured = dir_ / "vps.key";
+  EXPECT_EQ(locate_key_file(configured, (dir_ / "credentials").string()).path, configured);
+  EXPECT_EQ(locate_key_file(configured, "").path, configured);
+  EXPECT_EQ(locate_key_file(configured, "").name, configured.string());
+}
+
+TEST_F(KeyFileTest, ACredentialIsHeldToTheSameModeAndNamedWithThePath) {
+  fs::create_directory(dir_ / "credentials");
+  const auto credential = make_file("credentials/office.psk", to_base64(PresharedKey::generate().bytes()) + "\n", 0644);
+  const fs::path configured = "/etc/mailtun/office.psk";
+  try {
+    (void)load_preshared_key_file(locate_key_file(configured, (dir_ / "credentials").string()));
+    ADD_FAILURE() << "a credential readable by others was loaded";
+  } catch (const KeyFileError& e) {
+    EXPECT_EQ(std::string(e.what()), "credential office.psk (" + credential.string() +
+                                         ", in place of /etc/mailtun/office.psk) is readable by group or others "
+                                         "(mode 0644); run: chmod 600 " + credential.string());
+  }
+}
+
 }  // namespace
 }  // namespace mailtun::keys
