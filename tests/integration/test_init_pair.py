@@ -110,6 +110,8 @@ class InitPair(TunnelTestCase):
         forward_ports = {}
 
         def free_listen(match):  # each forward on a free loopback port (see the module's comment)
+            if int(match.group(1)) == tunnel_port:
+                return match.group(0)  # the tunnel's own listener, chosen above with init's --listen
             port = free_port()
             forward_ports[int(match.group(1))] = port
             return f'listen = "{LOOPBACK}:{port}"'
