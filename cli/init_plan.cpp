@@ -202,11 +202,13 @@ std::vector<std::string> vps_steps(const InitPlan& plan, std::string_view public
     steps.push_back("On the office, run (VPS_ADDRESS: this VPS's public host name or IP address):\n"
                     "     mailtun init --role office --endpoint " + endpoint + " --peer-public-key " +
                     std::string(public_key) + "\n");
-    steps.push_back("Paste the public key of " + plan.peer_name + ", which that prints, into " + plan.config_path.string() +
-                    " line " + std::to_string(*plan.placeholder_line) + ", in place of the placeholder:\n"
+    steps.push_back("Paste the public key of " + plan.peer_name + ", which that prints, into\n   " +
+                    plan.config_path.string() + " line " + std::to_string(*plan.placeholder_line) +
+                    ", in place of the placeholder:\n"
                     "     public_key = \"…\"\n");
   } else {
-    steps.push_back("Put the public key above into the office's configuration (its [[peer]] public_key).\n");
+    steps.push_back("On the office, paste the public key above into its configuration, in place of\n"
+                    "   \"" + peer_key_placeholder(plan.name) + "\".\n");
   }
   steps.push_back("Allow incoming TCP port " + port + " in this VPS's firewall: the office dials in there.\n");
   steps.push_back("Add the lines below to /etc/postfix/main.cf and /etc/postfix/master.cf (replacing any\n"
@@ -222,12 +224,12 @@ std::vector<std::string> office_steps(const InitPlan& plan, std::string_view pub
   std::vector<std::string> steps;
   if (plan.placeholder_line) {
     steps.push_back("Paste the VPS's public key (the line \"public key of " + plan.peer_name +
-                    ": …\" that `mailtun init --role vps` printed) into " + plan.config_path.string() + " line " +
+                    ": …\" that `mailtun init --role vps`\n   printed) into " + plan.config_path.string() + " line " +
                     std::to_string(*plan.placeholder_line) + ", in place of the placeholder:\n"
                     "     public_key = \"…\"\n");
   }
-  steps.push_back("On the VPS, put this office's public key into the VPS's configuration, in place of the\n"
-                  "   placeholder of its [[peer]] \"" + plan.name + "\"; or, if init has not run there yet:\n"
+  steps.push_back("On the VPS, paste the public key above into its configuration, in place of\n"
+                  "   \"" + peer_key_placeholder(plan.name) + "\"; or, if init has not run there yet:\n"
                   "     mailtun init --role vps --peer-public-key " + std::string(public_key) + "\n");
   steps.push_back("Save the Dovecot lines below as /etc/dovecot/conf.d/99-mailtun.conf, then run:\n"
                   "     systemctl restart dovecot\n");

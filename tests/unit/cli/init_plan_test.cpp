@@ -245,6 +245,19 @@ TEST_F(InitPlanTest, ReportLabelsTheKeyOnceAndEverySectionUnderAHeader) {
   EXPECT_NE(report.find("mailtun check --config " + p.config_path.string() + "\n"), std::string::npos);
 }
 
+TEST_F(InitPlanTest, OfficeReportSaysWhereItsKeyGoesOnTheVps) {
+  const InitPlan p = plan(office_options(vps_public_), office_key_);
+  const std::string report = init_report(p, office_public_, "mode 0640");
+  EXPECT_EQ(count(report, "\npublic key of office: " + office_public_ + "\n"), 1u) << report;
+  // The VPS's placeholder, word for word, and the command for a VPS not yet set up.
+  EXPECT_NE(report.find("\"" + peer_key_placeholder("office") + "\""), std::string::npos) << report;
+  EXPECT_NE(report.find("mailtun init --role vps --peer-public-key " + office_public_ + "\n"), std::string::npos);
+  EXPECT_NE(report.find("\n# --- dovecot conf.d/99-mailtun.conf (office) ---\n"), std::string::npos);
+  EXPECT_NE(report.find("\n# --- postfix main.cf (office) ---\n"), std::string::npos);
+  EXPECT_NE(report.find("systemctl enable --now mailtun@office\n"), std::string::npos);
+  EXPECT_EQ(report.find("line "), std::string::npos) << "no placeholder to fill in here: " << report;
+}
+
 TEST_F(InitPlanTest, BadOptionsNameTheFlag) {
   const auto error = [](InitOptions options) {
     const auto result = plan_init(options);
