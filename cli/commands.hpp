@@ -29,4 +29,10 @@ void register_check_command(CLI::App& app, Io io = {});
 /// `mailtun up`: cmd_up.cpp.
 void register_up_command(CLI::App& app);
 
+/// `init --role vps|office [--dir DIR] [--name NAME] [--peer-name NAME] [--peer-public-key KEY]
+/// [--endpoint HOST:PORT] [--listen ADDRESS:PORT] [--force]` (cmd_init.cpp, init_plan.hpp): writes
+/// DIR/NAME.key and DIR/NAME.toml and prints the public key, the next steps and the Postfix and
+/// Dovecot lines. Bad flags or an existing file without --force: exit code 2; I/O errors: 1.
+void register_init_command(CLI::App& app, Io io = {});
+
 }  // namespace mailtun::cli

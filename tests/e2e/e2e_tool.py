@@ -9,18 +9,24 @@ Every subcommand is bounded in time and prints one line (or one JSON object) tha
   hostile HOST PORT --mode M [--wait S]  send garbage (random | badmac | idle) and report what came back
   record-proxy --listen A:P --target A:P --out FILE --duration S
                                          TCP relay that records, per connection, what each side sent
+  submission HOST PORT [--user U --password P] [--rcpt R]
+                                         EHLO, STARTTLS, then AUTH PLAIN or (without --user) MAIL and RCPT;
+                                         JSON: {auth_before_tls, tls, auth, rcpt} with the server's replies
   mailstats --maillog F --offset N --sender S --maildir D
                                          JSON: accepted/delivered/lost/duplicated/deferred of one scenario
 """
 
 import argparse
 import asyncio
+import base64
 import errno
 import json
 import os
 import re
 import select
+import smtplib
 import socket
+import ssl
 import sys
 import time
 
@@ -199,6 +205,34 @@ def cmd_record_proxy(a):
     return 0
 
 
+def cmd_submission(a):
+    """A mail client on the submission port, as init's master.cf lines expect one: TLS first."""
+    def reply(code_message):
+        code, message = code_message
+        return f"{code} {message.decode('utf-8', 'replace')}"
+
+    out = {"auth_before_tls": None, "tls": None, "auth": None, "rcpt": None}
+    try:
+        with smtplib.SMTP(a.host, a.port, local_hostname="client.example.net", timeout=a.timeout) as s:
+            s.ehlo()
+            out["auth_before_tls"] = s.has_extn("auth")
+            context = ssl.create_default_context()
+            context.check_hostname = False  # the test's throwaway certificate
+            context.verify_mode = ssl.CERT_NONE
+            out["tls"] = reply(s.starttls(context=context))
+            s.ehlo()
+            if a.user is not None:
+                token = base64.b64encode(f"\0{a.user}\0{a.password}".encode()).decode()
+                out["auth"] = reply(s.docmd("AUTH", "PLAIN " + token))
+            else:
+                s.docmd("MAIL", "FROM:<sender@example.net>")
+                out["rcpt"] = reply(s.docmd("RCPT", f"TO:<{a.rcpt}>"))
+    except (OSError, smtplib.SMTPException) as e:
+        out["error"] = repr(e)
+    print(json.dumps(out))
+    return 0
+
+
 _LOG = re.compile(r"postfix(?:/[\w.-]+)*/[\w-]+\[\d+\]: ([0-9A-Za-z]{6,}): (.*)$")
 _RECEIVED_ID = re.compile(r"\(Postfix\) with E?SMTPS?A? id ([0-9A-Za-z]{6,})")
 
@@ -282,9 +316,13 @@ def main():
     r.add_argument("--out", required=True); r.add_argument("--duration", type=float, required=True)
     m = sub.add_parser("mailstats"); m.add_argument("--maillog", required=True); m.add_argument("--offset", type=int, default=0)
     m.add_argument("--sender", required=True); m.add_argument("--maildir", required=True)
+    su = sub.add_parser("submission"); su.add_argument("host"); su.add_argument("port", type=int)
+    su.add_argument("--user"); su.add_argument("--password", default="")
+    su.add_argument("--rcpt", default="someone@example.net"); su.add_argument("--timeout", type=float, default=30.0)
     a = p.parse_args()
     return {"banner": cmd_banner, "probe": cmd_probe, "scan": cmd_scan, "hostile": cmd_hostile,
-            "record-proxy": cmd_record_proxy, "mailstats": cmd_mailstats}[a.cmd](a)
+            "record-proxy": cmd_record_proxy, "mailstats": cmd_mailstats,
+            "submission": cmd_submission}[a.cmd](a)
 
 
 if __name__ == "__main__":
