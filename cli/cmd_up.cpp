@@ -84,7 +84,7 @@ void run_up(const UpOptions& options) {
   });
   endpoint.start();  // throws on a listener that cannot bind: exit 1
   spdlog::info("interface {} up ({} peers, {} forwards, {} exposes)", endpoint.config().interface.name,
-               endpoint.config().peers.size(), endpoint.config().forwards.size(), endpoint.config().exposes.size());
+               endpoint.peer_count(), endpoint.config().forwards.size(), endpoint.config().exposes.size());
   last_status = "STATUS=" + endpoint.peer_summary();
   sd_notify(0, ("READY=1\n" + last_status).c_str());
   Watchdog watchdog(io);

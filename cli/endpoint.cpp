@@ -8,6 +8,8 @@
 
 #include "cli/down_report.hpp"
 #include "keys/base64.hpp"
+#include <sodium.h>
+#include <algorithm>
 
 namespace mailtun::cli {
 
@@ -69,59 +71,93 @@ Endpoint::Endpoint(net::io_context& io, Config config)
     : io_(io),
       config_(std::move(config)),
       responder_(config_.interface.private_key),
-      peers_(config_.peers.size()),
       refusal_log_limiter_({.per_second = 1, .burst = 1, .max_sources = 1024, .period = std::chrono::minutes(1)}),
       started_(tunnel::Clock::now()) {
-  for (std::size_t i = 0; i < config_.peers.size(); ++i) {
-    const Peer& peer = config_.peers[i];
-    responder_.add_peer(peer.public_key, peer.psk);
-    peers_[i].limits.keepalive = peer.keepalive;
-    peers_[i].limits.max_streams = peer.max_streams;
-    peers_[i].down_since = started_;
-    peers_[i].down_timer = std::make_unique<net::steady_timer>(io_);
-  }
+  std::vector<Peer> peers = std::move(config_.peers);
+  config_.peers.clear();
+  for (Peer& peer : peers) add_peer(std::move(peer));
 }
 
 Endpoint::~Endpoint() = default;
 
-void Endpoint::start() {
-  const auto executor = io_.get_executor();
+std::size_t Endpoint::add_peer(Peer peer) {
+  auto state = std::make_unique<PeerState>(PeerState{.config = std::move(peer)});
+  state->limits.keepalive = state->config.keepalive;
+  state->limits.max_streams = state->config.max_streams;
+  state->down_since = tunnel::Clock::now();
+  state->down_timer = std::make_unique<net::steady_timer>(io_);
+  // The responder borrows the PSK, which lives as long as the slot, that is, as long as we do.
+  const auto index = responder_.add_peer(state->config.public_key, state->config.psk);
+  peers_.push_back(std::move(state));
+  return index;
+}
 
+std::optional<std::size_t> Endpoint::active_peer(std::string_view name) const {
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    if (peers_[i]->active && peers_[i]->config.name == name) return i;
+  }
+  return std::nullopt;
+}
+
+std::size_t Endpoint::peer_count() const {
+  return static_cast<std::size_t>(std::ranges::count_if(peers_, [](const auto& p) { return p->active; }));
+}
+
+std::string Endpoint::own_public_key() const {
+  return keys::to_base64(config_.interface.private_key.public_key().bytes());
+}
+
+std::vector<forwarder::ExposeSpec> Endpoint::expose_specs(const std::vector<Expose>& exposes) const {
   std::vector<forwarder::ExposeSpec> specs;
-  for (const Expose& expose : config_.exposes) {
+  for (const Expose& expose : exposes) {
     forwarder::ExposeSpec spec{expose.service, resolve_target(io_, expose.target), expose.target.to_string(), {},
                                expose.protocol, expose.proxy_protocol};
-    for (const std::string& name : expose.peers) {
-      const auto it = std::ranges::find(config_.peers, name, &Peer::name);
-      spec.peers.push_back(static_cast<std::size_t>(it - config_.peers.begin()));
+    // Counts go on across a reload that keeps the service.
+    if (exposes_) {
+      const auto& old = exposes_->specs();
+      if (const auto it = std::ranges::find(old, expose.service, &forwarder::ExposeSpec::service); it != old.end()) {
+        spec.counters = it->counters;
+      }
     }
+    // Peer names resolve when the specs are used; see reload() for peers added at the same time.
     specs.push_back(std::move(spec));
   }
-  exposes_ = std::make_unique<forwarder::Exposes>(executor, std::move(specs), std::chrono::seconds(5));
+  return specs;
+}
 
-  for (const Forward& forward : config_.forwards) {
-    const auto peer_it = std::ranges::find(config_.peers, forward.peer, &Peer::name);
-    const auto peer = static_cast<std::size_t>(peer_it - config_.peers.begin());
-    auto lookup = [this, peer]() -> std::shared_ptr<Connection> {
-      const auto& current = peers_[peer].current;
-      return current && current->session().ready() ? current : nullptr;
-    };
-    auto counters = std::make_shared<forwarder::ServiceCounters>();
-    auto f = std::make_shared<forwarder::Forward>(
-        executor, forwarder::ForwardSpec{forward.service, to_endpoint(forward.listen), forward.peer, forward.protocol},
-        std::move(lookup), counters);
-    try {
-      f->start();
-    } catch (const boost::system::system_error& e) {
-      throw std::runtime_error("forward " + forward.service + ": cannot listen on " + forward.listen.to_string() +
-                               ": " + e.code().message());
-    }
-    forwards_.push_back(std::move(f));
-    forward_counters_.push_back(std::move(counters));
+Endpoint::RunningForward Endpoint::start_forward(const Forward& forward) {
+  // The peer is looked up by name for every client: a reload may give that name a new slot.
+  auto lookup = [this, name = forward.peer]() -> std::shared_ptr<Connection> {
+    const auto peer = active_peer(name);
+    if (!peer) return nullptr;
+    const auto& current = peers_[*peer]->current;
+    return current && current->session().ready() ? current : nullptr;
+  };
+  auto counters = std::make_shared<forwarder::ServiceCounters>();
+  auto f = std::make_shared<forwarder::Forward>(
+      io_.get_executor(),
+      forwarder::ForwardSpec{forward.service, to_endpoint(forward.listen), forward.peer, forward.protocol},
+      std::move(lookup), counters);
+  try {
+    f->start();
+  } catch (const boost::system::system_error& e) {
+    throw std::runtime_error("forward " + forward.service + ": cannot listen on " + forward.listen.to_string() + ": " +
+                             e.code().message());
   }
+  return RunningForward{forward, std::move(f), std::move(counters)};
+}
+
+void Endpoint::start() {
+  auto specs = expose_specs(config_.exposes);
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (const std::string& name : config_.exposes[i].peers) specs[i].peers.push_back(*active_peer(name));
+  }
+  exposes_ = std::make_unique<forwarder::Exposes>(io_.get_executor(), std::move(specs), std::chrono::seconds(5));
+
+  for (const Forward& forward : config_.forwards) forwards_.push_back(start_forward(forward));
 
   if (config_.interface.listen) {
-    acceptor_ = std::make_shared<tunnel::asio::Acceptor>(executor, to_endpoint(*config_.interface.listen),
+    acceptor_ = std::make_shared<tunnel::asio::Acceptor>(io_.get_executor(), to_endpoint(*config_.interface.listen),
                                                          tunnel::HandshakeLimiter{},
                                                          [this](tcp::socket s) { on_accepted(std::move(s)); });
     try {
@@ -133,32 +169,155 @@ void Endpoint::start() {
     spdlog::info("listening for peers on {}", config_.interface.listen->to_string());
   }
 
-  for (std::size_t i = 0; i < config_.peers.size(); ++i) {
-    const Peer& peer = config_.peers[i];
-    if (!peer.endpoint) continue;
-    peers_[i].dialer = std::make_shared<tunnel::asio::Dialer>(
-        executor, peer.name, peer.endpoint->host, std::to_string(peer.endpoint->port),
-        [this, i](tcp::socket s) { on_dialed(i, std::move(s)); },
-        [this, i](const std::string& why) {
-          peers_[i].last_error = why;
-          notify_peer_state_change();
-        });
-    peers_[i].dialer->start();
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    start_dialer(i, true);
+    schedule_down_report(i);
   }
-  for (std::size_t i = 0; i < peers_.size(); ++i) schedule_down_report(i);
+}
+
+void Endpoint::start_dialer(std::size_t peer, bool dial_now) {
+  PeerState& state = *peers_[peer];
+  if (state.dialer) state.dialer->stop();
+  state.dialer.reset();
+  if (!state.config.endpoint) return;
+  state.dialer = std::make_shared<tunnel::asio::Dialer>(
+      io_.get_executor(), state.config.name, state.config.endpoint->host, std::to_string(state.config.endpoint->port),
+      [this, peer](tcp::socket s) { on_dialed(peer, std::move(s)); },
+      [this, peer](const std::string& why) {
+        peers_[peer]->last_error = why;
+        notify_peer_state_change();
+      });
+  // Without dial_now the dialer starts when the current connection is lost (on_closed).
+  if (dial_now) state.dialer->start();
+}
+
+void Endpoint::retire_peer(std::size_t peer) {
+  PeerState& state = *peers_[peer];
+  state.active = false;
+  responder_.remove_peer(peer);
+  if (state.dialer) state.dialer->stop();
+  state.dialer.reset();
+  state.down_timer->cancel();
+  const auto connections = connections_;  // close_now erases
+  for (const auto& c : connections) {
+    if (c->peer() == peer) c->close_now({tunnel::CloseReason::Kind::local, {}});
+  }
+  state.current.reset();
+}
+
+void Endpoint::reload(Config next) {
+  // What only a restart can change: the identity and the listening socket the peers know.
+  if (!(next.interface.private_key.public_key() == config_.interface.private_key.public_key())) {
+    throw std::runtime_error("the private key changed, which needs a restart (systemctl restart mailtun@" +
+                             config_.interface.name + ")");
+  }
+  if (next.interface.listen != config_.interface.listen) {
+    throw std::runtime_error("interface.listen changed, which needs a restart (systemctl restart mailtun@" +
+                             config_.interface.name + ")");
+  }
+
+  // Everything that can fail is done before anything changes: resolve the expose targets, and
+  // bind the forwards that are new on addresses nobody holds now.
+  auto specs = expose_specs(next.exposes);
+  const auto same_forward = [](const Forward& a, const Forward& b) {
+    return a.service == b.service && a.listen == b.listen && a.peer == b.peer && a.protocol == b.protocol;
+  };
+  std::vector<RunningForward> kept;
+  std::vector<RunningForward> started;
+  std::vector<const Forward*> replacing;  // new forwards on an address a changed forward holds now
+  for (const Forward& forward : next.forwards) {
+    const auto old = std::ranges::find_if(forwards_, [&](const RunningForward& r) { return same_forward(r.config, forward); });
+    if (old != forwards_.end()) continue;
+    if (std::ranges::any_of(forwards_, [&](const RunningForward& r) { return r.config.listen == forward.listen; })) {
+      replacing.push_back(&forward);
+      continue;
+    }
+    try {
+      started.push_back(start_forward(forward));
+    } catch (const std::runtime_error&) {
+      for (auto& r : started) r.forward->stop();
+      throw;
+    }
+  }
+
+  // Forwards: keep the unchanged, stop the rest (their open streams go on to their end), then
+  // start those that take over an address.
+  std::size_t removed_forwards = 0;
+  for (RunningForward& running : forwards_) {
+    if (std::ranges::any_of(next.forwards, [&](const Forward& f) { return same_forward(running.config, f); })) {
+      kept.push_back(std::move(running));
+    } else {
+      running.forward->stop();
+      ++removed_forwards;
+    }
+  }
+  const std::size_t added_forwards = started.size() + replacing.size();
+  for (RunningForward& r : started) kept.push_back(std::move(r));
+  for (const Forward* forward : replacing) {
+    try {
+      kept.push_back(start_forward(*forward));
+    } catch (const std::runtime_error& e) {
+      spdlog::error("reload: {}; that forward is not running", e.what());
+    }
+  }
+  forwards_ = std::move(kept);
+
+  // Peers, by name: the same keys keep their slot and connections; other keys are another peer.
+  std::vector<std::string> changed;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    PeerState& state = *peers_[i];
+    if (!state.active) continue;
+    const auto it = std::ranges::find(next.peers, state.config.name, &Peer::name);
+    const bool same_keys = it != next.peers.end() && it->public_key == state.config.public_key &&
+                           sodium_memcmp(it->psk.bytes().data(), state.config.psk.bytes().data(), keys::key_size) == 0;
+    if (!same_keys) {
+      spdlog::info("reload: peer {} {}", state.config.name, it == next.peers.end() ? "removed" : "has new keys");
+      retire_peer(i);
+      continue;
+    }
+    const bool endpoint_changed = it->endpoint != state.config.endpoint;
+    state.config.endpoint = it->endpoint;
+    state.config.keepalive = it->keepalive;
+    state.config.max_streams = it->max_streams;
+    state.limits.keepalive = it->keepalive;  // for its next connection
+    state.limits.max_streams = it->max_streams;
+    next.peers.erase(it);
+    if (endpoint_changed) {
+      // The connection in place stays; the new endpoint is dialed when it ends.
+      start_dialer(i, !(state.current && !state.current->closed()));
+    }
+  }
+  for (Peer& peer : next.peers) {
+    spdlog::info("reload: peer {} added", peer.name);
+    const std::size_t index = add_peer(std::move(peer));
+    start_dialer(index, true);
+    schedule_down_report(index);
+  }
+
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (const std::string& name : next.exposes[i].peers) specs[i].peers.push_back(*active_peer(name));
+  }
+  exposes_ = std::make_unique<forwarder::Exposes>(io_.get_executor(), std::move(specs), std::chrono::seconds(5));
+
+  config_.interface.name = next.interface.name;
+  config_.forwards = std::move(next.forwards);
+  config_.exposes = std::move(next.exposes);
+  spdlog::info("reloaded {}: {} peers, {} forwards ({} added, {} removed), {} exposes", config_.path.string(),
+               peer_count(), forwards_.size(), added_forwards, removed_forwards, config_.exposes.size());
+  notify_peer_state_change();
 }
 
 void Endpoint::on_dialed(std::size_t peer, tcp::socket socket) {
-  if (shutting_down_) return;
-  const Peer& config = config_.peers[peer];
+  if (shutting_down_ || !peers_[peer]->active) return;
+  const Peer& config = peers_[peer]->config;
   auto initiator = tunnel::Initiator::start(config_.interface.private_key, config.public_key, config.psk,
                                             tunnel::Tai64n::from_system_time(std::chrono::system_clock::now()));
   if (!initiator) {
     spdlog::error("peer {}: its public key is unusable ({}); fix public_key in {}", config.name,
                   initiator.error().message(), config_.path.string());
-    return peers_[peer].dialer->lost("unusable public key");
+    return peers_[peer]->dialer->lost("unusable public key");
   }
-  auto connection = Connection::dial(std::move(socket), std::move(*initiator), peer, peers_[peer].limits, *this);
+  auto connection = Connection::dial(std::move(socket), std::move(*initiator), peer, peers_[peer]->limits, *this);
   connections_.insert(connection);
   connection->start();
 }
@@ -196,30 +355,30 @@ void Endpoint::on_accepted(tcp::socket socket) {
 
 void Endpoint::on_established(Connection& connection) {
   const std::size_t peer = *connection.peer();
-  ++peers_[peer].counters.handshakes;
-  peers_[peer].last_handshake = tunnel::Clock::now();
+  ++peers_[peer]->counters.handshakes;
+  peers_[peer]->last_handshake = tunnel::Clock::now();
   if (connection.session().is_initiator()) {
-    if (peers_[peer].dialer) peers_[peer].dialer->succeeded();
+    if (peers_[peer]->dialer) peers_[peer]->dialer->succeeded();
     become_current(peer, connection);
   } else {
-    connection.adopt_limits(peers_[peer].limits);
-    spdlog::debug("peer {}: handshake from {}, awaiting confirmation", config_.peers[peer].name, connection.remote());
+    connection.adopt_limits(peers_[peer]->limits);
+    spdlog::debug("peer {}: handshake from {}, awaiting confirmation", peers_[peer]->config.name, connection.remote());
   }
 }
 
 void Endpoint::on_confirmed(Connection& connection) { become_current(*connection.peer(), connection); }
 
 void Endpoint::become_current(std::size_t peer, Connection& connection) {
-  PeerState& state = peers_[peer];
+  PeerState& state = *peers_[peer];
   if (state.current && !state.current->closed() &&
       state.current->session().is_initiator() != connection.session().is_initiator()) {
     // Both sides dial each other. Without a rule each would let the other's connection replace its
     // own, and both would drop; so both keep the one dialed by the side with the lower public key.
     const keys::PublicKey ours = config_.interface.private_key.public_key();
-    const bool we_are_lower = std::ranges::lexicographical_compare(ours.bytes(), config_.peers[peer].public_key.bytes());
+    const bool we_are_lower = std::ranges::lexicographical_compare(ours.bytes(), peers_[peer]->config.public_key.bytes());
     if (state.current->session().is_initiator() == we_are_lower) {
       spdlog::debug("peer {}: keeping the connection dialed by the lower key; closing the one from {}",
-                    config_.peers[peer].name, connection.remote());
+                    peers_[peer]->config.name, connection.remote());
       return connection.close_now({tunnel::CloseReason::Kind::local, {}});
     }
   }
@@ -227,12 +386,12 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
   state.current = connection.shared_from_this();
   if (old && !old->closed()) {
     // DESIGN §4.1: the confirmed new session replaces the old; its streams are reset.
-    spdlog::info("peer {}: new connection from {} replaces the one from {}", config_.peers[peer].name,
+    spdlog::info("peer {}: new connection from {} replaces the one from {}", peers_[peer]->config.name,
                  connection.remote(), old->remote());
     old->close_now({tunnel::CloseReason::Kind::local, {}});
   } else {
     const auto down_for = std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - state.down_since);
-    spdlog::info("peer {} up (endpoint {}) after {} down", config_.peers[peer].name, connection.remote(),
+    spdlog::info("peer {} up (endpoint {}) after {} down", peers_[peer]->config.name, connection.remote(),
                  describe_duration(down_for));
   }
   state.down_timer->cancel();
@@ -243,11 +402,11 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
 
 void Endpoint::on_stream_opened(Connection& connection, tunnel::StreamId id, const tunnel::OpenPayload& open) {
   const std::size_t peer = *connection.peer();
-  exposes_->on_stream_opened(connection.shared_from_this(), id, open, peer, config_.peers[peer].name);
+  exposes_->on_stream_opened(connection.shared_from_this(), id, open, peer, peers_[peer]->config.name);
 }
 
 void Endpoint::on_peer_going_away(Connection& connection) {
-  spdlog::info("peer {}: going away, draining its streams", config_.peers[*connection.peer()].name);
+  spdlog::info("peer {}: going away, draining its streams", peers_[*connection.peer()]->config.name);
 }
 
 void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reason) {
@@ -255,12 +414,12 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
   connections_.erase(self);
   const auto peer = connection.peer();
   if (connection.session().is_initiator() && !connection.session().established()) {
-    PeerState& state = peers_[*peer];
+    PeerState& state = *peers_[*peer];
     const std::string why =
-        initiator_failure(reason, keys::to_base64(config_.interface.private_key.public_key().bytes()));
+        initiator_failure(reason, own_public_key());
     if (reason.kind != tunnel::CloseReason::Kind::local && why != state.last_error) {
       // A key or PSK that does not match is a configuration mistake: say so at once, once.
-      spdlog::warn("peer {}: {}", config_.peers[*peer].name, why);
+      spdlog::warn("peer {}: {}", peers_[*peer]->config.name, why);
     }
     if (state.dialer && !shutting_down_) state.dialer->lost(why);
     return check_shutdown_done();
@@ -269,7 +428,7 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
     on_handshake_refused(connection, reason);
     return check_shutdown_done();
   }
-  PeerState& state = peers_[*peer];
+  PeerState& state = *peers_[*peer];
   const tunnel::SessionStats& stats = connection.session().stats();
   state.counters.wire_bytes_in += stats.wire_bytes_in;
   state.counters.wire_bytes_out += stats.wire_bytes_out;
@@ -278,7 +437,7 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
     state.current.reset();
     ++state.counters.connections_lost;
     const std::string why = tunnel::to_string(reason);
-    spdlog::info("peer {} down: {}", config_.peers[*peer].name, why);
+    spdlog::info("peer {} down: {}", peers_[*peer]->config.name, why);
     went_down(*peer, why);
     if (state.dialer && !shutting_down_) state.dialer->lost(why);
   }
@@ -293,7 +452,7 @@ void Endpoint::on_handshake_refused(const Connection& connection, const tunnel::
   // configuration mistake, which the admin must find in one look: a warning, at most one a minute
   // per source, so a flood cannot fill the journal.
   std::string why;
-  const std::string own_key = keys::to_base64(config_.interface.private_key.public_key().bytes());
+  const std::string own_key = own_public_key();
   if (name == "bad_mac1") {
     why = "it is not addressed to this endpoint's public key " + own_key +
           " (if this is a peer, its [[peer]] public_key for this endpoint is wrong)";
@@ -318,7 +477,7 @@ void Endpoint::on_handshake_refused(const Connection& connection, const tunnel::
 }
 
 void Endpoint::went_down(std::size_t peer, const std::string& why) {
-  PeerState& state = peers_[peer];
+  PeerState& state = *peers_[peer];
   state.last_error = why;
   state.down_since = tunnel::Clock::now();
   state.down_reports = 0;
@@ -327,16 +486,16 @@ void Endpoint::went_down(std::size_t peer, const std::string& why) {
 }
 
 void Endpoint::schedule_down_report(std::size_t peer) {
-  PeerState& state = peers_[peer];
+  PeerState& state = *peers_[peer];
   state.down_timer->expires_at(state.down_since + down_report_due(state.down_reports));
   state.down_timer->async_wait([this, peer](const boost::system::error_code& ec) {
-    PeerState& s = peers_[peer];
-    if (ec || shutting_down_ || (s.current && s.current->session().ready())) return;
+    PeerState& s = *peers_[peer];
+    if (ec || shutting_down_ || !s.active || (s.current && s.current->session().ready())) return;
     const auto down_for = std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - s.down_since);
     const std::string last = s.last_error.empty()
                                  ? (s.dialer ? std::string("no connection yet") : "no connection from it yet")
                                  : s.last_error;
-    spdlog::warn("peer {} still down after {}: {}", config_.peers[peer].name, describe_duration(down_for), last);
+    spdlog::warn("peer {} still down after {}: {}", peers_[peer]->config.name, describe_duration(down_for), last);
     ++s.down_reports;
     schedule_down_report(peer);
   });
@@ -347,7 +506,7 @@ void Endpoint::notify_peer_state_change() const {
 }
 
 std::string Endpoint::peer_state(std::size_t peer) const {
-  const PeerState& state = peers_[peer];
+  const PeerState& state = *peers_[peer];
   if (state.current && !state.current->closed() && state.current->session().ready()) return "up";
   if (state.dialer) return state.dialer->backing_off() ? "down" : "connecting";
   const bool handshaking = std::ranges::any_of(connections_, [peer](const auto& c) {
@@ -359,7 +518,8 @@ std::string Endpoint::peer_state(std::size_t peer) const {
 std::string Endpoint::peer_summary() const {
   std::string out;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    out += (out.empty() ? "peer " : "; peer ") + config_.peers[i].name + " " + peer_state(i);
+    if (!peers_[i]->active) continue;
+    out += (out.empty() ? "peer " : "; peer ") + peers_[i]->config.name + " " + peer_state(i);
   }
   return out.empty() ? "no peers" : out;
 }
@@ -369,7 +529,7 @@ StatusReport Endpoint::status_report() const {
   const auto seconds = [](tunnel::Clock::duration d) { return std::chrono::duration<double>(d).count(); };
   StatusReport report{
       .interface = config_.interface.name,
-      .public_key = keys::to_base64(config_.interface.private_key.public_key().bytes()),
+      .public_key = own_public_key(),
       .listen = config_.interface.listen ? config_.interface.listen->to_string() : std::string(),
       .uptime_seconds = seconds(now - started_),
       .version = MAILTUN_VERSION,
@@ -378,8 +538,9 @@ StatusReport Endpoint::status_report() const {
   if (acceptor_ && acceptor_->dropped() > 0) report.rejected_handshakes["rate_limited"] = acceptor_->dropped();
 
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    const PeerState& state = peers_[i];
-    const Peer& peer = config_.peers[i];
+    const PeerState& state = *peers_[i];
+    if (!state.active) continue;
+    const Peer& peer = state.config;
     PeerStatus p{
         .name = peer.name,
         .public_key = keys::to_base64(peer.public_key.bytes()),
@@ -410,35 +571,31 @@ StatusReport Endpoint::status_report() const {
     report.peers.push_back(std::move(p));
   }
 
-  for (std::size_t i = 0; i < forwards_.size(); ++i) {
-    const Forward& forward = config_.forwards[i];
-    const forwarder::ServiceCounters& c = *forward_counters_[i];
+  for (const RunningForward& running : forwards_) {
+    const Forward& forward = running.config;
+    const forwarder::ServiceCounters& c = *running.counters;
     report.services.push_back({.kind = "forward", .service = forward.service, .address = forward.listen.to_string(),
                                .peers = {forward.peer}, .streams_open = c.active, .streams_total = c.connections,
                                .unavailable = c.unavailable, .errors = c.refused});
   }
-  if (exposes_) {
-    for (std::size_t i = 0; i < config_.exposes.size(); ++i) {
-      const Expose& expose = config_.exposes[i];
-      const forwarder::ServiceCounters& c = exposes_->counters(i);
-      report.services.push_back({.kind = "expose", .service = expose.service, .address = expose.target.to_string(),
-                                 .peers = expose.peers, .streams_open = c.active, .streams_total = c.connections,
-                                 .unavailable = c.unavailable, .errors = c.refused});
-    }
+  for (std::size_t i = 0; exposes_ && i < config_.exposes.size(); ++i) {
+    const Expose& expose = config_.exposes[i];
+    const forwarder::ServiceCounters& c = *exposes_->specs()[i].counters;
+    report.services.push_back({.kind = "expose", .service = expose.service, .address = expose.target.to_string(),
+                               .peers = expose.peers, .streams_open = c.active, .streams_total = c.connections,
+                               .unavailable = c.unavailable, .errors = c.refused});
   }
   return report;
 }
-
-void Endpoint::reload(Config) { throw std::runtime_error("reloading is not implemented yet; restart instead"); }
 
 void Endpoint::shutdown(std::chrono::milliseconds drain_timeout, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
   if (acceptor_) acceptor_->stop();
-  for (auto& f : forwards_) f->stop();
+  for (auto& f : forwards_) f.forward->stop();
   for (auto& p : peers_) {
-    if (p.dialer) p.dialer->stop();
+    if (p->dialer) p->dialer->stop();
   }
   const auto connections = connections_;  // go_away may close and erase
   for (const auto& c : connections) c->go_away(drain_timeout);

@@ -1,7 +1,7 @@
 #pragma once
 // A running endpoint (`mailtun up`): the configuration turned into listeners, dialers, forwards and
 // exposes around tunnel connections, one current connection per peer. Single-threaded: everything
-// runs on the io_context it was given.
+// runs on the io_context it was given. reload() applies a new configuration in place (SIGHUP).
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -45,11 +46,16 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   /// `drain_timeout` has passed.
   void shutdown(std::chrono::milliseconds drain_timeout, std::function<void()> done);
 
-  [[nodiscard]] const Config& config() const { return config_; }
-
-  /// SIGHUP: applies a new configuration (see endpoint.cpp). Throws std::runtime_error, changing
-  /// nothing, when it cannot be applied without a restart.
+  /// SIGHUP: applies `next`. Forwards, exposes and peers that did not change keep running with
+  /// their streams; removed ones stop; a peer whose public key or preshared key changed is a new
+  /// peer (its old connections close, it handshakes afresh); other peer settings apply to the next
+  /// connection. Throws std::runtime_error, having changed nothing, when `next` needs a restart
+  /// (another private key or tunnel listen address) or a new forward cannot listen.
   void reload(Config next);
+
+  /// The interface's settings, forwards and exposes in force (peers: see status_report()).
+  [[nodiscard]] const Config& config() const { return config_; }
+  [[nodiscard]] std::size_t peer_count() const;
 
   /// What `mailtun status` shows, as of now.
   [[nodiscard]] StatusReport status_report() const;
@@ -67,7 +73,12 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   void on_closed(tunnel::asio::Connection& connection, const tunnel::CloseReason& reason) override;
 
  private:
+  /// One peer as configured, and everything known about it. Its index in peers_ is its index in
+  /// the responder and in its sessions, so it is never reused: a peer removed by a reload stays as
+  /// an inactive slot.
   struct PeerState {
+    Peer config;  // owns the keys the responder borrows
+    bool active = true;
     std::shared_ptr<tunnel::asio::Connection> current;
     std::shared_ptr<tunnel::asio::Dialer> dialer;
     tunnel::SessionLimits limits;
@@ -79,6 +90,22 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     std::unique_ptr<boost::asio::steady_timer> down_timer;
   };
 
+  /// A running forward and its counters.
+  struct RunningForward {
+    Forward config;
+    std::shared_ptr<forwarder::Forward> forward;
+    std::shared_ptr<forwarder::ServiceCounters> counters;
+  };
+
+  std::size_t add_peer(Peer peer);
+  void start_dialer(std::size_t peer, bool dial_now);
+  void retire_peer(std::size_t peer);
+  [[nodiscard]] std::optional<std::size_t> active_peer(std::string_view name) const;
+  /// Creates and binds a forward; throws std::runtime_error naming the address on failure.
+  RunningForward start_forward(const Forward& forward);
+  /// Expose specs for `exposes`, with targets resolved (throws std::runtime_error on a bad one).
+  std::vector<forwarder::ExposeSpec> expose_specs(const std::vector<Expose>& exposes) const;
+
   void on_dialed(std::size_t peer, boost::asio::ip::tcp::socket socket);
   void on_accepted(boost::asio::ip::tcp::socket socket);
   void become_current(std::size_t peer, tunnel::asio::Connection& connection);
@@ -89,13 +116,14 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   void schedule_down_report(std::size_t peer);
   void notify_peer_state_change() const;
   [[nodiscard]] std::string peer_state(std::size_t peer) const;
+  [[nodiscard]] std::string own_public_key() const;
 
   boost::asio::io_context& io_;
-  Config config_;
+  Config config_;  // its peers are moved into peers_
   tunnel::Responder responder_;
-  std::vector<PeerState> peers_;
+  std::vector<std::unique_ptr<PeerState>> peers_;
   std::shared_ptr<tunnel::asio::Acceptor> acceptor_;
-  std::vector<std::shared_ptr<forwarder::Forward>> forwards_;
+  std::vector<RunningForward> forwards_;
   std::unique_ptr<forwarder::Exposes> exposes_;
   std::set<std::shared_ptr<tunnel::asio::Connection>> connections_;  // every live one
 
@@ -107,9 +135,8 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   static constexpr std::size_t max_handshakes = 256;
   static constexpr std::ptrdiff_t max_handshakes_per_source = 4;
   std::deque<Handshaking> handshaking_;
-  std::vector<std::shared_ptr<forwarder::ServiceCounters>> forward_counters_;  // parallel to forwards_
-  std::map<std::string, std::uint64_t> rejected_handshakes_;                    // by reason
-  tunnel::HandshakeLimiter refusal_log_limiter_;  // one warning per source per minute
+  std::map<std::string, std::uint64_t> rejected_handshakes_;  // by reason
+  tunnel::HandshakeLimiter refusal_log_limiter_;              // one warning per source per minute
   tunnel::TimePoint started_;
   std::function<void()> on_peer_state_change_;
   bool shutting_down_ = false;

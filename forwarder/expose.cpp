@@ -13,10 +13,7 @@ Exposes::Exposes(net::any_io_executor executor, std::vector<ExposeSpec> specs,
                  std::chrono::milliseconds connect_timeout)
     : executor_(std::move(executor)),
       specs_(std::move(specs)),
-      counters_(specs_.size()),
-      connect_timeout_(connect_timeout) {
-  for (auto& c : counters_) c = std::make_shared<ServiceCounters>();
-}
+      connect_timeout_(connect_timeout) {}
 
 void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& connection, tunnel::StreamId id,
                                const tunnel::OpenPayload& open, std::size_t peer, const std::string& peer_name) {
@@ -36,7 +33,7 @@ void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& 
                  open.service);
     return connection->reset(id, tunnel::ResetCode::protocol_error, "client address required");
   }
-  const auto counters = counters_[static_cast<std::size_t>(spec - specs_.begin())];
+  const auto counters = spec->counters;
   ++counters->connections;
 
   std::vector<std::uint8_t> prefix;

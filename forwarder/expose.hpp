@@ -26,6 +26,8 @@ struct ExposeSpec {
   std::vector<std::size_t> peers;      // indices of the peers that may open it
   Protocol protocol;
   std::optional<ProxyVersion> proxy;
+  /// Owned by the caller too, so counts survive a reload that rebuilds the Exposes.
+  std::shared_ptr<ServiceCounters> counters = std::make_shared<ServiceCounters>();
 };
 
 class Exposes {
@@ -39,12 +41,10 @@ class Exposes {
                         const tunnel::OpenPayload& open, std::size_t peer, const std::string& peer_name);
 
   [[nodiscard]] const std::vector<ExposeSpec>& specs() const { return specs_; }
-  [[nodiscard]] const ServiceCounters& counters(std::size_t i) const { return *counters_[i]; }
 
  private:
   net::any_io_executor executor_;
   std::vector<ExposeSpec> specs_;
-  std::vector<std::shared_ptr<ServiceCounters>> counters_;
   std::chrono::milliseconds connect_timeout_;
 };
 

@@ -83,8 +83,17 @@ Responder::Responder(const keys::PrivateKey& local_static)
     : local_static_(local_static), own_mac1_(local_static.public_key()) {}
 
 Responder::PeerIndex Responder::add_peer(const keys::PublicKey& static_key, const keys::PresharedKey& psk) {
-  peers_.push_back(Peer{static_key, &psk, Mac1Key(static_key), std::nullopt});
+  // The same key again (a reload changed its PSK) keeps the replay guard of its removed entry.
+  std::optional<Tai64n> last_timestamp;
+  for (const Peer& p : peers_) {
+    if (p.static_key == static_key && p.last_timestamp) last_timestamp = std::max(last_timestamp, p.last_timestamp);
+  }
+  peers_.push_back(Peer{static_key, &psk, Mac1Key(static_key), last_timestamp});
   return peers_.size() - 1;
+}
+
+void Responder::remove_peer(PeerIndex peer) {
+  if (peer < peers_.size()) peers_[peer].removed = true;
 }
 
 Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optional<Tai64n> latest,
@@ -105,7 +114,8 @@ Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optiona
   auto payload = state.read_message(*noise_message);
   if (!payload) return tl::unexpected(payload.error());
 
-  const auto peer = std::ranges::find(peers_, *state.remote_static(), &Peer::static_key);
+  const auto peer = std::ranges::find_if(
+      peers_, [&](const Peer& p) { return !p.removed && p.static_key == *state.remote_static(); });
   if (peer == peers_.end()) {
     last_unknown_key_ = *state.remote_static();
     return fail(errc::unknown_peer);

@@ -61,6 +61,9 @@ class Responder {
 
   /// Registers a peer that may connect; the PSK is borrowed (all-zero for none).
   PeerIndex add_peer(const keys::PublicKey& static_key, const keys::PresharedKey& psk);
+  /// The peer may no longer connect (a reload removed it or changed its keys). Its index is never
+  /// given to another peer, so sessions that carry it cannot be mistaken for someone else's.
+  void remove_peer(PeerIndex peer);
 
   /// Message 1, exactly initiation_wire_len bytes with its length field. In order, so that
   /// strangers cost no Diffie-Hellman: length (bad_length), type and reserved bytes (bad_type),
@@ -83,6 +86,7 @@ class Responder {
     const keys::PresharedKey* psk;
     Mac1Key mac1;  // for messages addressed to this peer
     std::optional<Tai64n> last_timestamp;
+    bool removed = false;
   };
   const keys::PrivateKey& local_static_;
   Mac1Key own_mac1_;

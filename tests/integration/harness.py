@@ -367,6 +367,8 @@ class Endpoint:
                  f"private_key_file = {toml_string(str(self.keys.private_key_file))}"]
         if self.listen_port is not None:
             lines.append(f"listen = {toml_string(f'{LOOPBACK}:{self.listen_port}')}")
+        # Tests run side by side: each endpoint's control socket in its own test directory.
+        lines.append(f"control_socket = {toml_string(str(self.control_socket))}")
         for p in self.peers:
             lines += ["", "[[peer]]", f"name = {toml_string(p.name)}", f"public_key = {toml_string(p.public_key)}"]
             if p.preshared_key_file is not None:
@@ -392,10 +394,27 @@ class Endpoint:
                 lines.append("allow_any_port = true")
         return "\n".join(lines) + "\n"
 
+    @property
+    def control_socket(self) -> Path:
+        return self.harness.dir / f"{self.name}.sock"
+
     def write_config(self) -> Path:
         path = self.harness.dir / f"{self.name}.toml"
         path.write_text(self.config_text())
         return path
+
+    def reload(self, text: Optional[str] = None) -> str:
+        """Writes the configuration (or `text` as the file), sends SIGHUP, and waits for the
+        endpoint to say how the reload went; returns that line."""
+        assert self.running()
+        done = r"^.*(reloaded |reload refused).*$"
+        before = self.count_log(done)
+        if text is None:
+            self.write_config()
+        else:
+            (self.harness.dir / f"{self.name}.toml").write_text(text)
+        self.proc.send_signal(signal.SIGHUP)  # this process's own PID, never a name
+        return self.wait_for_log(done, count=before + 1)
 
     # process
 
@@ -600,6 +619,46 @@ class EchoServer(TcpServer):
                 conn.shutdown(socket.SHUT_WR)
                 return
             conn.sendall(data)
+
+
+class FakeLmtpServer(TcpServer):
+    """Just enough LMTP (RFC 2033) for one transaction: keeps each message it accepts."""
+
+    def __init__(self):
+        self.messages: list[bytes] = []
+        super().__init__("fake-lmtp")
+
+    def handle(self, conn: socket.socket) -> None:
+        deadline = time.monotonic() + SOCKET_TIMEOUT
+        conn.sendall(b"220 fake.example.test LMTP ready\r\n")
+        recipients = 0
+        for _ in range(100):  # commands per connection, bounded
+            line = recv_line(conn, deadline)
+            verb = line[:4].upper()
+            if not line or verb == b"QUIT":
+                conn.sendall(b"221 2.0.0 bye\r\n")
+                return
+            if verb == b"LHLO":
+                conn.sendall(b"250-fake.example.test\r\n250 PIPELINING\r\n")
+            elif verb == b"MAIL":
+                recipients = 0
+                conn.sendall(b"250 2.1.0 sender ok\r\n")
+            elif verb == b"RCPT":
+                recipients += 1
+                conn.sendall(b"250 2.1.5 recipient ok\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 end with <CRLF>.<CRLF>\r\n")
+                message = bytearray()
+                for _ in range(10_000):
+                    data_line = recv_line(conn, deadline)
+                    if data_line in (b".\r\n", b""):
+                        break
+                    message += data_line
+                with self._lock:
+                    self.messages.append(bytes(message))
+                conn.sendall(b"250 2.0.0 saved\r\n" * recipients)  # LMTP: one reply per recipient
+            else:
+                conn.sendall(b"500 5.5.2 unknown command\r\n")
 
 
 @dataclass

@@ -10,53 +10,12 @@ port is ephemeral, so that expose also gets `allow_any_port = true` (the mail-po
 §6 would refuse it otherwise). The tunnel itself uses init's own --listen and --endpoint flags."""
 
 import re
-import socket
 import subprocess
 import time
 import unittest
 
-from harness import (Endpoint, Keys, LOOPBACK, SOCKET_TIMEOUT, TcpServer, TunnelTestCase, connect, free_port,
+from harness import (Endpoint, FakeLmtpServer, Keys, LOOPBACK, SOCKET_TIMEOUT, TunnelTestCase, connect, free_port,
                      mailtun_binary, recv_line)
-
-
-class FakeLmtpServer(TcpServer):
-    """Just enough LMTP (RFC 2033) for one transaction: keeps each message it accepts."""
-
-    def __init__(self):
-        self.messages: list[bytes] = []
-        super().__init__("fake-lmtp")
-
-    def handle(self, conn: socket.socket) -> None:
-        deadline = time.monotonic() + SOCKET_TIMEOUT
-        conn.sendall(b"220 fake.example.test LMTP ready\r\n")
-        recipients = 0
-        for _ in range(100):  # commands per connection, bounded
-            line = recv_line(conn, deadline)
-            verb = line[:4].upper()
-            if not line or verb == b"QUIT":
-                conn.sendall(b"221 2.0.0 bye\r\n")
-                return
-            if verb == b"LHLO":
-                conn.sendall(b"250-fake.example.test\r\n250 PIPELINING\r\n")
-            elif verb == b"MAIL":
-                recipients = 0
-                conn.sendall(b"250 2.1.0 sender ok\r\n")
-            elif verb == b"RCPT":
-                recipients += 1
-                conn.sendall(b"250 2.1.5 recipient ok\r\n")
-            elif verb == b"DATA":
-                conn.sendall(b"354 end with <CRLF>.<CRLF>\r\n")
-                message = bytearray()
-                for _ in range(10_000):
-                    data_line = recv_line(conn, deadline)
-                    if data_line in (b".\r\n", b""):
-                        break
-                    message += data_line
-                with self._lock:
-                    self.messages.append(bytes(message))
-                conn.sendall(b"250 2.0.0 saved\r\n" * recipients)  # LMTP: one reply per recipient
-            else:
-                conn.sendall(b"500 5.5.2 unknown command\r\n")
 
 
 def run_init(*args: str) -> subprocess.CompletedProcess:

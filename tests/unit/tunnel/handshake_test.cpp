@@ -196,6 +196,45 @@ TEST(HandshakeResponder, RejectsAnUnknownInitiator) {
   EXPECT_EQ(r.error(), errc::unknown_peer);
 }
 
+TEST(HandshakeResponder, NamesTheKeyOfAnUnknownInitiator) {
+  Endpoints ep;
+  keys::PrivateKey stranger = key_from_seed(7);
+  EXPECT_FALSE(ep.responder.last_unknown_key());
+  auto initiator = Initiator::start(stranger, ep.vps.public_key(), ep.psk, at(1000s));
+  ASSERT_TRUE(initiator);
+  ASSERT_FALSE(ep.responder.on_initiation(initiator->initiation()));
+  ASSERT_TRUE(ep.responder.last_unknown_key());
+  EXPECT_EQ(*ep.responder.last_unknown_key(), stranger.public_key());
+}
+
+TEST(HandshakeResponder, ARemovedPeerIsUnknownAndANewPeerGetsAFreshIndex) {
+  Endpoints ep;
+  ep.responder.remove_peer(ep.office_index);
+  auto refused = ep.responder.on_initiation(ep.dial(at(1000s)).initiation());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::unknown_peer);
+
+  // The same key added again (a reload that changed its PSK) is a new peer with a new index.
+  const keys::PresharedKey other_psk = keys::PresharedKey::generate();
+  const auto again = ep.responder.add_peer(ep.office.public_key(), other_psk);
+  EXPECT_NE(again, ep.office_index);
+  auto accepted = ep.responder.on_initiation(ep.dial(at(1001s), &other_psk).initiation());
+  ASSERT_TRUE(accepted) << accepted.error().message();
+  EXPECT_EQ(accepted->peer, again);
+}
+
+TEST(HandshakeResponder, TheSameKeyAddedAgainKeepsItsReplayGuard) {
+  Endpoints ep;
+  const Initiator first = ep.dial(at(1000s));
+  ASSERT_TRUE(ep.responder.on_initiation(first.initiation()));
+  ep.responder.remove_peer(ep.office_index);
+  const keys::PresharedKey other_psk = keys::PresharedKey::generate();
+  ep.responder.add_peer(ep.office.public_key(), other_psk);
+  auto replayed = ep.responder.on_initiation(first.initiation());
+  ASSERT_FALSE(replayed);
+  EXPECT_EQ(replayed.error(), errc::replayed_timestamp);
+}
+
 TEST(HandshakeResponder, RejectsAReplayedOrOlderMessage1AndAcceptsANewerOne) {
   Endpoints ep;
   const ByteVector first = ep.dial(at(1000s)).initiation();
