@@ -27,14 +27,15 @@ struct UpOptions {
   int drain_seconds = 10;
 };
 
-/// Sends WATCHDOG=1 every half of WatchdogSec from the event loop itself: a loop stuck anywhere
+/// Sends WATCHDOG=1 every third of WatchdogSec from the event loop itself: a loop stuck anywhere
 /// stops the pings, and systemd restarts the service.
 class Watchdog {
  public:
   explicit Watchdog(boost::asio::io_context& io) : timer_(io) {
     std::uint64_t usec = 0;
     if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
-      interval_ = std::chrono::microseconds(usec / 2);
+      // systemd wants a ping within WatchdogSec; every third of it leaves room for a busy loop.
+      interval_ = std::chrono::microseconds(usec / 3);
       ping();
     }
   }

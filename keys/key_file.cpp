@@ -80,7 +80,12 @@ SecretText read_key_file(const KeyFileSource& source, std::string_view generate_
                        "; expected a file holding one base64 key");
   }
   // DESIGN §3: refuse before reading a byte.
-  if (auto problem = unsafe_key_file_mode(status.st_mode)) {
+  if (source.credential) {
+    if ((status.st_mode & S_IRWXO) != 0) {
+      throw KeyFileError(name + " is open to others (mode " + octal_mode(status.st_mode) +
+                         "); systemd's credentials never are: is CREDENTIALS_DIRECTORY set by hand?");
+    }
+  } else if (auto problem = unsafe_key_file_mode(status.st_mode)) {
     throw KeyFileError(name + " is " + *problem + "; run: chmod 600 " + shell_quoted(path));
   }
   if (status.st_size > static_cast<off_t>(SecretText::capacity)) {
@@ -123,8 +128,10 @@ KeyFileSource locate_key_file(const std::filesystem::path& configured, std::stri
     const std::filesystem::path credential = std::filesystem::path(credentials_directory) / file_name;
     std::error_code ignored;
     if (std::filesystem::exists(credential, ignored)) {
-      return {credential, "credential " + file_name.string() + " (" + credential.string() + ", in place of " +
-                              configured.string() + ")"};
+      return {credential,
+              "credential " + file_name.string() + " (" + credential.string() + ", in place of " +
+                  configured.string() + ")",
+              true};
     }
   }
   return {configured, configured.string()};

@@ -30,6 +30,9 @@ class KeyFileError : public std::runtime_error {
 struct KeyFileSource {
   std::filesystem::path path;
   std::string name;
+  /// A systemd credential: systemd gives the service user read access with an ACL, which stat()
+  /// shows as group bits (0440), so only access for others is refused.
+  bool credential = false;
 };
 
 /// Where the key file configured as `configured` is read from. A service that runs as an

@@ -269,7 +269,16 @@ TEST_F(KeyFileTest, WithoutAMatchingCredentialThePathIsRead) {
   EXPECT_EQ(locate_key_file(configured, "").name, configured.string());
 }
 
-TEST_F(KeyFileTest, ACredentialIsHeldToTheSameModeAndNamedWithThePath) {
+TEST_F(KeyFileTest, ACredentialAsSystemdMakesItIsAcceptedWithItsAclGroupBits) {
+  // systemd: mode 0400 plus an ACL for the service user, which stat() reports as 0440.
+  fs::create_directory(dir_ / "credentials");
+  const PresharedKey psk = PresharedKey::generate();
+  make_file("credentials/office.psk", to_base64(psk.bytes()) + "\n", 0440);
+  const PresharedKey loaded = load_preshared_key_file(locate_key_file("/etc/mailtun/office.psk", (dir_ / "credentials").string()));
+  EXPECT_EQ(to_base64(loaded.bytes()), to_base64(psk.bytes()));
+}
+
+TEST_F(KeyFileTest, ACredentialOpenToOthersIsRefusedAndNamedWithThePath) {
   fs::create_directory(dir_ / "credentials");
   const auto credential = make_file("credentials/office.psk", to_base64(PresharedKey::generate().bytes()) + "\n", 0644);
   const fs::path configured = "/etc/mailtun/office.psk";
@@ -278,8 +287,8 @@ TEST_F(KeyFileTest, ACredentialIsHeldToTheSameModeAndNamedWithThePath) {
     ADD_FAILURE() << "a credential readable by others was loaded";
   } catch (const KeyFileError& e) {
     EXPECT_EQ(std::string(e.what()), "credential office.psk (" + credential.string() +
-                                         ", in place of /etc/mailtun/office.psk) is readable by group or others "
-                                         "(mode 0644); run: chmod 600 " + credential.string());
+                                         ", in place of /etc/mailtun/office.psk) is open to others (mode 0644); "
+                                         "systemd's credentials never are: is CREDENTIALS_DIRECTORY set by hand?");
   }
 }
 
