@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# The package in a minimal Debian 12 root (debootstrap --variant=minbase), as a new user installs it:
+# apt installs the .deb, so a missing Depends fails; `mailtun --version`; keys from the installed
+# `mailtun genkey`; both installed examples filled in and passing `mailtun check`; the mailtun system
+# user and group and /etc/mailtun (0750 root:mailtun). Then `apt-get purge`, and a comparison of the
+# root before the install with the root after the purge: nothing may be left but what Debian policy
+# keeps (the system user and group) and the package manager's own records and logs.
+#
+# The minbase root is made once and kept as a tarball in $MAILTUN_TEST_CACHE (default
+# /var/cache/mailtun-tests) and renewed after a week; each run unpacks a fresh copy.
+#
+# Usage: minbase_install.sh DEB       (needs root, debootstrap and access to a Debian mirror)
+set -euo pipefail
+deb=$(realpath "$1")
+cache=${MAILTUN_TEST_CACHE:-/var/cache/mailtun-tests}
+mirror=${MAILTUN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+tarball=$cache/bookworm-minbase.tar
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIPPED: needs root (debootstrap and chroot)"
+  exit 77
+fi
+if ! command -v debootstrap >/dev/null; then
+  echo "SKIPPED: debootstrap is not installed (scripts/install-deps.sh installs it)"
+  exit 77
+fi
+[ -f "$deb" ] || { echo "FAIL: no package $deb (the package_deb_lintian test builds it)"; exit 1; }
+
+work=$(mktemp -d /var/tmp/mailtun-minbase.XXXXXX)
+root=$work/root
+cleanup() {
+  # No mounts are made in the root; refuse to delete anything that is mounted all the same.
+  if grep -qF " $work/" /proc/self/mounts; then
+    echo "cleanup: something is mounted under $work; left in place" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+step() { echo; echo "== $*"; }
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+                   DEBIAN_FRONTEND=noninteractive "$@"; }
+
+if [ -z "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
+  step "debootstrap --variant=minbase bookworm (kept in $tarball for later runs)"
+  mkdir -p "$cache"
+  fresh=$work/fresh
+  debootstrap --variant=minbase bookworm "$fresh" "$mirror" > "$work/debootstrap.log" 2>&1 ||
+    { tail -30 "$work/debootstrap.log"; echo "FAIL: debootstrap"; exit 1; }
+  tar -C "$fresh" --numeric-owner -cf "$tarball.new" .
+  mv "$tarball.new" "$tarball"
+  rm -rf "$fresh"
+fi
+
+step "a fresh minbase root"
+mkdir "$root"
+tar -C "$root" --numeric-owner -xf "$tarball"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
+  "$mirror" "$mirror" "${mirror%/debian}/debian" > "$root/etc/apt/sources.list"
+# Daemons that packages would start stay stopped: this is not a booted system.
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+in_root apt-get update -qq
+
+# Every file with its type, mode and owner; files in /etc with their checksum as well. The package
+# manager's own state and logs change with any install and are not compared.
+snapshot() {
+  (cd "$root" && find . -xdev \( -path ./var/lib/dpkg -o -path ./var/lib/apt -o -path ./var/cache \
+                                  -o -path ./var/log -o -path ./tmp \) -prune -o -printf '%p %y %m %u:%g\n' |
+                 sort)
+  (cd "$root" && find ./etc -xdev -type f ! -name ld.so.cache -exec sha256sum {} + | sort -k2)
+}
+snapshot > "$work/before"
+cp "$root"/etc/{passwd,group,shadow,gshadow} "$work/"
+
+step "apt-get install ./$(basename "$deb")"
+cp "$deb" "$root/tmp/"
+in_root apt-get install -y -q --no-install-recommends "/tmp/$(basename "$deb")"
+rm "$root/tmp/$(basename "$deb")"
+
+status=0
+fail() { echo "FAIL: $*"; status=1; }
+expect() {  # expect WHAT ACTUAL EXPECTED
+  if [ "$2" = "$3" ]; then echo "ok: $1: $2"; else fail "$1: got '$2', expected '$3'"; fi
+}
+
+step "mailtun --version"
+version=$(in_root mailtun --version)
+expect "mailtun --version" "$version" "mailtun $(dpkg-deb --field "$deb" Version)"
+
+step "the system user, the group and /etc/mailtun"
+IFS=: read -r _ _ uid _ _ home shell <<<"$(in_root getent passwd mailtun)"
+[ -n "$uid" ] && [ "$uid" -lt 1000 ] && echo "ok: mailtun is a system user (uid $uid)" ||
+  fail "mailtun is not a system user: uid '$uid'"
+expect "its home" "$home" /nonexistent
+expect "its shell" "$shell" /usr/sbin/nologin
+expect "its primary group" "$(in_root id -gn mailtun)" mailtun
+expect "/etc/mailtun" "$(stat -c '%F %a %U:%G' "$root/etc/mailtun")" "directory 750 root:mailtun"
+[ -f "$root/usr/share/man/man8/mailtun.8.gz" ] && echo "ok: man page mailtun(8)" || fail "no man page"
+[ -f "$root/lib/systemd/system/mailtun@.service" ] && echo "ok: unit mailtun@.service" || fail "no unit"
+
+step "keys and the installed examples, filled in as a user would, pass mailtun check"
+examples=/usr/share/doc/mailtun/examples
+in_root sh -ec '
+  cd /etc/mailtun
+  (umask 077; mailtun genkey > vps.key; mailtun genkey > office.key)
+  install -m 640 -g mailtun '$examples'/vps.toml vps.toml
+  install -m 640 -g mailtun '$examples'/office.toml office.toml
+  sed -i "s|PASTE-THE-OFFICE-PUBLIC-KEY-HERE|$(mailtun pubkey < office.key)|" vps.toml
+  sed -i "s|PASTE-THE-VPS-PUBLIC-KEY-HERE|$(mailtun pubkey < vps.key)|" office.toml'
+for side in vps office; do
+  if in_root mailtun check --config /etc/mailtun/$side.toml; then
+    echo "ok: mailtun check --config /etc/mailtun/$side.toml"
+  else
+    fail "mailtun check rejects the installed example $side.toml, filled in"
+  fi
+done
+# The examples as shipped hold placeholders that check names, so an unedited copy cannot start.
+if in_root mailtun check --config $examples/vps.toml > "$work/unedited" 2>&1; then
+  fail "mailtun check accepts the unedited example"
+else
+  grep -q 'PASTE-THE-OFFICE-PUBLIC-KEY-HERE' "$work/unedited" && echo "ok: the unedited example is refused, naming its placeholder" ||
+    { cat "$work/unedited"; fail "the unedited example's error does not name the placeholder"; }
+fi
+rm -f "$root"/etc/mailtun/{vps,office}.{key,toml}
+
+step "apt-get purge mailtun (and the dependencies it pulled in)"
+in_root apt-get purge -y -q --autoremove mailtun
+snapshot > "$work/after"
+
+step "what the purge left: the root after it compared with the root before the install"
+# Debian keeps a package's system user and group (files they own may remain elsewhere): their lines
+# in passwd, group, shadow and gshadow, and those files' backups, are the only difference allowed.
+diff "$work/before" "$work/after" > "$work/diff" || true
+user_databases='\./etc/(passwd|group|shadow|gshadow)-?'
+unexpected=$(grep '^[<>]' "$work/diff" |
+             grep -vE "^[<>] ([0-9a-f]{64}  $user_databases|$user_databases [a-z] [0-7]+ [a-z]+:[a-z]+)\$" || true)
+if [ -n "$unexpected" ]; then
+  echo "$unexpected"
+  fail "the purge left the root different from before the install (< before, > after)"
+else
+  echo "ok: no file or directory, mode, owner, nor file in /etc differs, but the user databases"
+fi
+for db in passwd group shadow gshadow; do
+  changes=$(diff "$work/$db" "$root/etc/$db" | grep '^[<>]' || true)
+  expect "what /etc/$db gained" "$(cut -d: -f1 <<<"$changes")" "> mailtun"
+done
+
+[ $status = 0 ] && echo && echo "OK: installed, checked and purged in a minimal Debian 12 root"
+exit $status
