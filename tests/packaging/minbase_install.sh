@@ -24,7 +24,9 @@ if ! command -v debootstrap >/dev/null; then
   echo "SKIPPED: debootstrap is not installed (scripts/install-deps.sh installs it)"
   exit 77
 fi
-[ -f "$deb" ] || { echo "FAIL: no package $deb (the package_deb_lintian test builds it)"; exit 1; }
+# package_deb_lintian builds it, and when that fails this test does not run: no package means it was
+# skipped.
+[ -f "$deb" ] || { echo "SKIPPED: no package $deb (package_deb_lintian was skipped)"; exit 77; }
 
 work=$(mktemp -d /var/tmp/mailtun-minbase.XXXXXX)
 root=$work/root
