@@ -1,6 +1,7 @@
 # Included from tests/CMakeLists.txt (so CMAKE_CURRENT_SOURCE_DIR is tests/). The Debian package of
 # packaging/: package_deb_lintian builds it from this build tree (cpack) and runs lintian; the others
-# take that .deb: one installs and purges it in a minimal Debian 12 root, one checks its systemd unit.
+# take that .deb: one installs and purges it in a minimal Debian 12 root, one checks its systemd unit;
+# the last holds the manual page to the command line.
 execute_process(COMMAND dpkg --print-architecture OUTPUT_VARIABLE deb_arch OUTPUT_STRIP_TRAILING_WHITESPACE
                 ERROR_QUIET)
 set(deb ${PROJECT_BINARY_DIR}/packages/mailtun_${PROJECT_VERSION}_${deb_arch}.deb)
@@ -21,3 +22,9 @@ add_test(NAME package_systemd_unit
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/systemd_unit.sh ${deb})
 set_tests_properties(package_systemd_unit PROPERTIES
                      FIXTURES_REQUIRED deb SKIP_RETURN_CODE 77 TIMEOUT 60 LABELS packaging)
+
+# mailtun(8) names every subcommand and option that the binary's --help lists.
+add_test(NAME package_manpage_covers_cli
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/manpage_covers_cli.sh
+                 $<TARGET_FILE:mailtun> ${PROJECT_SOURCE_DIR}/docs/mailtun.8.md)
+set_tests_properties(package_manpage_covers_cli PROPERTIES TIMEOUT 30 LABELS packaging)
