@@ -6,15 +6,11 @@
 # root before the install with the root after the purge: nothing may be left but what Debian policy
 # keeps (the system user and group) and the package manager's own records and logs.
 #
-# The minbase root is made once and kept as a tarball in $MAILTUN_TEST_CACHE (default
-# /var/cache/mailtun-tests) and renewed after a week; each run unpacks a fresh copy.
+# The minbase root comes from minbase_root.sh: made once, then a fresh copy for each run.
 #
 # Usage: minbase_install.sh DEB       (needs root, debootstrap and access to a Debian mirror)
 set -euo pipefail
 deb=$(realpath "$1")
-cache=${MAILTUN_TEST_CACHE:-/var/cache/mailtun-tests}
-mirror=${MAILTUN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-tarball=$cache/bookworm-minbase.tar
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "SKIPPED: needs root (debootstrap and chroot)"
@@ -41,30 +37,10 @@ cleanup() {
 trap cleanup EXIT
 
 step() { echo; echo "== $*"; }
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-                   DEBIAN_FRONTEND=noninteractive "$@"; }
-
-if [ -z "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
-  step "debootstrap --variant=minbase bookworm (kept in $tarball for later runs)"
-  mkdir -p "$cache"
-  fresh=$work/fresh
-  debootstrap --variant=minbase bookworm "$fresh" "$mirror" > "$work/debootstrap.log" 2>&1 ||
-    { tail -30 "$work/debootstrap.log"; echo "FAIL: debootstrap"; exit 1; }
-  tar -C "$fresh" --numeric-owner -cf "$tarball.new" .
-  mv "$tarball.new" "$tarball"
-  rm -rf "$fresh"
-fi
 
 step "a fresh minbase root"
-mkdir "$root"
-tar -C "$root" --numeric-owner -xf "$tarball"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
-  "$mirror" "$mirror" "${mirror%/debian}/debian" > "$root/etc/apt/sources.list"
-# Daemons that packages would start stay stopped: this is not a booted system.
-printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
-chmod 755 "$root/usr/sbin/policy-rc.d"
-in_root apt-get update -qq
+source "$(dirname "$0")/minbase_root.sh"
+minbase_root "$root"
 
 # Every file with its type, mode and owner; files in /etc with their checksum as well. Not compared:
 # the package manager's own state and logs, which change with any install, and /tmp and /run, which
