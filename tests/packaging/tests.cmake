@@ -28,3 +28,9 @@ add_test(NAME package_manpage_covers_cli
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/manpage_covers_cli.sh
                  $<TARGET_FILE:mailtun> ${PROJECT_SOURCE_DIR}/docs/mailtun.8.md)
 set_tests_properties(package_manpage_covers_cli PROPERTIES TIMEOUT 30 LABELS packaging)
+
+# The unit under a real systemd, booted in systemd-nspawn: both ends start in their sandbox and connect.
+add_test(NAME package_systemd_boot
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/packaging/systemd_boot.sh ${deb})
+set_tests_properties(package_systemd_boot PROPERTIES
+                     FIXTURES_REQUIRED deb SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS packaging)
