@@ -12,6 +12,7 @@ packages=(
   wireguard-tools
   dovecot-core dovecot-lmtpd swaks postfix
   iproute2 python3
+  debootstrap lintian go-md2man systemd systemd-container procps
 )
 
 missing=()

@@ -1,0 +1,42 @@
+# Sourced by the packaging tests that need a minimal Debian 12 root. Defines:
+#   minbase_root DIR   unpack a fresh root into DIR (made once by debootstrap --variant=minbase and kept
+#                      as a tarball in $MAILTUN_TEST_CACHE, default /var/cache/mailtun-tests, renewed
+#                      after a week), with apt's lists up to date and a policy-rc.d that starts nothing
+#   in_root CMD...     run CMD chrooted into that root, with a clean environment
+# Needs root, debootstrap and a Debian mirror ($MAILTUN_DEBIAN_MIRROR, default deb.debian.org).
+
+minbase_cache=${MAILTUN_TEST_CACHE:-/var/cache/mailtun-tests}
+minbase_mirror=${MAILTUN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+in_root() {
+  chroot "$minbase_dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+    DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+minbase_root() {
+  minbase_dir=$1
+  local tarball=$minbase_cache/bookworm-minbase.tar
+  mkdir -p "$minbase_cache"
+  (
+    flock 9  # tests running at once make the tarball once
+    if [ -z "$(find "$tarball" -mtime -7 2>/dev/null)" ]; then
+      echo "debootstrap --variant=minbase bookworm, kept in $tarball for later runs"
+      local fresh
+      fresh=$(mktemp -d /var/tmp/mailtun-debootstrap.XXXXXX)
+      if ! debootstrap --variant=minbase bookworm "$fresh" "$minbase_mirror" > "$fresh.log" 2>&1; then
+        tail -30 "$fresh.log"; rm -rf "$fresh" "$fresh.log"; echo "FAIL: debootstrap"; exit 1
+      fi
+      tar -C "$fresh" --numeric-owner -cf "$tarball.new" . && mv "$tarball.new" "$tarball"
+      rm -rf "$fresh" "$fresh.log"
+    fi
+  ) 9> "$minbase_cache/lock"
+  mkdir -p "$minbase_dir"
+  tar -C "$minbase_dir" --numeric-owner -xf "$tarball"
+  cp /etc/resolv.conf "$minbase_dir/etc/resolv.conf"
+  printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
+    "$minbase_mirror" "$minbase_mirror" "$minbase_mirror" > "$minbase_dir/etc/apt/sources.list"
+  # Daemons that packages would start stay stopped: this root is not a booted system.
+  printf '#!/bin/sh\nexit 101\n' > "$minbase_dir/usr/sbin/policy-rc.d"
+  chmod 755 "$minbase_dir/usr/sbin/policy-rc.d"
+  in_root apt-get update -qq
+}
