@@ -68,8 +68,8 @@ sed -i "s|PASTE-THE-OFFICE-PUBLIC-KEY-HERE|$(mailtun pubkey < office.key)|" vps.
 sed -i -e "s|PASTE-THE-VPS-PUBLIC-KEY-HERE|$(mailtun pubkey < vps.key)|" \
        -e 's|"vps.example.org:7424"|"127.0.0.1:7424"|' -e 's|"127.0.0.1:24"|"127.0.0.1:10024"|' office.toml
 # The keys stay root-only (0600) as README.Debian says; LoadCredential= hands them to the service.
-# Until the configuration loader reads them from $CREDENTIALS_DIRECTORY, they are given to mailtun.
-chown mailtun vps.key office.key
+[ "$(stat -c '%a %U' vps.key)" = "600 root" ] && ok "the private key stays 600 root" ||
+  fail "vps.key is $(stat -c '%a %U' vps.key)"
 
 systemctl start mailtun@vps mailtun@office
 for instance in vps office; do
@@ -90,6 +90,34 @@ grep -q '^ *[0-9]*: 0100007F:0018 00000000:0000 0A' /proc/net/tcp && ok "listens
   fail "nothing listens on 127.0.0.1:24"
 [ "$(stat -c '%a %U:%G' /run/mailtun)" = "750 mailtun:mailtun" ] && ok "/run/mailtun is 750 mailtun:mailtun" ||
   fail "/run/mailtun is $(stat -c '%a %U:%G' /run/mailtun)"
+
+# journald keeps each line's priority: a stranger's key is a warning, found with -p warning.
+(umask 077; mailtun genkey > rogue.key)
+sed -e 's|/etc/mailtun/office.key|/etc/mailtun/rogue.key|' -e 's|127.0.0.1:2525|127.0.0.1:2526|' \
+    -e 's|^name = "office"|name = "rogue"|' office.toml > rogue.toml
+chgrp mailtun rogue.toml; chmod 640 rogue.toml
+systemctl start mailtun@rogue
+rogue_key=$(mailtun pubkey < rogue.key)
+if until_true 10 sh -c "journalctl -u mailtun@vps -p warning | grep -q 'refused: its public key $rogue_key is not'"; then
+  ok "an unknown key is a warning in the journal, with the key"
+else fail "no warning about the unknown key"; journalctl -u mailtun@vps -o verbose | grep -E 'PRIORITY|MESSAGE' | tail; fi
+journalctl -u mailtun@rogue -p warning | grep -q "does not know this endpoint's public key $rogue_key" &&
+  ok "the rogue side hears that the vps does not know its key" || fail "no warning on the rogue side"
+systemctl stop mailtun@rogue
+
+# The event loop feeds the watchdog (WatchdogSec=): systemd records the last ping.
+if until_true 15 sh -c '[ "$(systemctl show -p WatchdogTimestampMonotonic --value mailtun@vps)" -gt 0 ]'; then
+  ok "the watchdog is fed"
+else fail "no watchdog ping recorded"; fi
+
+# systemctl reload: SIGHUP re-reads the file; the service stays up, the peer stays connected.
+systemctl reload mailtun@vps
+if until_true 10 sh -c 'journalctl -u mailtun@vps | grep -q "reloaded /etc/mailtun/vps.toml"'; then
+  ok "systemctl reload re-reads the configuration"
+else fail "no reload in the journal"; fi
+systemctl is-active --quiet mailtun@vps && ok "still active after reload" || fail "mailtun@vps died on reload"
+[ "$(journalctl -u mailtun@office | grep -c 'peer vps up')" = 1 ] && ok "the office stayed connected" ||
+  fail "the office reconnected"
 
 cp -p vps.toml broken.toml
 cp -p vps.key broken.key
