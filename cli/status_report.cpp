@@ -8,7 +8,8 @@ namespace mailtun::cli {
 
 namespace {
 
-using nlohmann::json;
+// Fields in the order of status_report.hpp, for people reading --json.
+using json = nlohmann::ordered_json;
 
 json optional_number(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
 
