@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <grp.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -124,6 +126,28 @@ TEST_F(ControlServerTest, TheSocketIsMode0660WhateverTheUmask) {
   ASSERT_EQ(::stat(path_.c_str(), &status), 0);
   EXPECT_TRUE(S_ISSOCK(status.st_mode));
   EXPECT_EQ(status.st_mode & 07777, 0660U);
+}
+
+TEST_F(ControlServerTest, OtherUsersAreRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as another user";
+  server_ = start(path_);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);  // mkdtemp made it 0700: let "nobody" reach the socket itself
+  // A child that becomes nobody:nogroup and tries to connect; only system calls after fork().
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, path_.c_str(), path_.string().size());
+    const int result = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+    ::_exit(result == 0 ? 0 : errno);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), EACCES);
 }
 
 TEST_F(ControlServerTest, AStaleSocketIsReplaced) {
