@@ -4,9 +4,9 @@
 // as `wg show` shows every interface. --json prints the report as the endpoint sent it: one object
 // for a named socket or configuration, an array of objects (one per socket found) otherwise.
 
-#include <fcntl.h>
 #include <unistd.h>
 
+#include <toml++/toml.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
@@ -15,12 +15,10 @@
 #include <fstream>
 #include <optional>
 #include <system_error>
-#include <toml++/toml.h>
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "cli/control_client.hpp"
-#include "cli/control_server.hpp"
 #include "cli/error_text.hpp"
 #include "cli/status_report.hpp"
 
@@ -38,7 +36,9 @@ struct StatusOptions {
   bool json = false;
 };
 
-[[noreturn]] void fail(ExitCode code, const std::string& message) { throw CommandError(code, "mailtun status: " + message); }
+[[noreturn]] void fail(ExitCode code, const std::string& message) {
+  throw CommandError(code, "mailtun status: " + message);
+}
 
 void write_all(int fd, std::string_view text) {
   while (!text.empty()) {
@@ -55,15 +55,16 @@ void write_all(int fd, std::string_view text) {
 /// rest of the file need not be valid, nor its key files readable.
 fs::path control_socket_of(const fs::path& file, const fs::path& runtime_directory) {
   std::ifstream in(file);
-  if (!in) fail(ExitCode::usage, file.string() + ": cannot open: " + std::strerror(errno) + "; expected a readable TOML file");
+  if (!in)
+    fail(ExitCode::usage, file.string() + ": cannot open: " + std::strerror(errno) + "; expected a readable TOML file");
   toml::table root;
   try {
     root = toml::parse(in, file.string());
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
     fail(ExitCode::usage, file.string() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
-                              ": invalid TOML: " + without_base64_runs(e.description()) +
-                              "; `mailtun check --config " + file.string() + "` shows every problem");
+                              ": invalid TOML: " + without_base64_runs(e.description()) + "; `mailtun check --config " +
+                              file.string() + "` shows every problem");
   }
   if (const auto socket = root["interface"]["control_socket"].value<std::string>()) {
     const fs::path path(*socket);
@@ -95,7 +96,8 @@ std::string unreachable(const fs::path& path, const std::system_error& e) {
     return "permission denied on " + path.string() + ": run as root or as a member of group mailtun";
   }
   if (error == ETIMEDOUT) {
-    return path.string() + ": the endpoint did not answer within " + std::to_string(answer_timeout.count()) + " seconds";
+    return path.string() + ": the endpoint did not answer within " + std::to_string(answer_timeout.count()) +
+           " seconds";
   }
   if (error == EAGAIN) return path.string() + ": the endpoint is too busy to answer; try again";
   return path.string() + ": " + e.code().message();
@@ -114,8 +116,11 @@ Answer ask(const fs::path& path) {
   } catch (const std::system_error& e) {
     fail(ExitCode::failure, unreachable(path, e));
   }
-  if (text.empty()) fail(ExitCode::failure, path.string() + ": the endpoint closed the connection without answering (too many clients at once?)");
-  if (text.starts_with("error: ")) fail(ExitCode::failure, path.string() + ": the endpoint answered: " + text.substr(7));
+  if (text.empty())
+    fail(ExitCode::failure,
+         path.string() + ": the endpoint closed the connection without answering (too many clients at once?)");
+  if (text.starts_with("error: "))
+    fail(ExitCode::failure, path.string() + ": the endpoint answered: " + text.substr(7));
   if (text.ends_with('\n')) text.pop_back();
   try {
     StatusReport report = status_from_json(text);
@@ -127,7 +132,8 @@ Answer ask(const fs::path& path) {
 
 void run_status(const StatusOptions& options, const Io& io, const fs::path& runtime_directory) {
   if (!options.socket.empty() || !options.config.empty()) {
-    const fs::path path = !options.socket.empty() ? fs::path(options.socket) : control_socket_of(options.config, runtime_directory);
+    const fs::path path =
+        !options.socket.empty() ? fs::path(options.socket) : control_socket_of(options.config, runtime_directory);
     const Answer answer = ask(path);
     write_all(io.out, options.json ? answer.json + "\n" : render_text(answer.report));
     return;
@@ -169,8 +175,8 @@ void run_status(const StatusOptions& options, const Io& io, const fs::path& runt
 
 void register_status_command(CLI::App& app, Io io, fs::path runtime_directory) {
   auto options = std::make_shared<StatusOptions>();
-  CLI::App* status = app.add_subcommand(
-      "status", "show peers, handshakes, streams and bytes of running endpoints, like `wg show`");
+  CLI::App* status =
+      app.add_subcommand("status", "show peers, handshakes, streams and bytes of running endpoints, like `wg show`");
   CLI::Option* socket = status->add_option("--socket", options->socket, "the endpoint's control socket");
   status->add_option("-c,--config", options->config, "the endpoint's configuration file (to find its control socket)")
       ->excludes(socket);

@@ -45,7 +45,8 @@ std::string ask_control_socket(const std::filesystem::path& path, std::string_vi
   const keys::FileDescriptor socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (socket.get() < 0) fail(errno, "socket");
   // A unix socket connects at once or fails at once (EAGAIN: the endpoint's backlog is full).
-  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) fail(errno, "connect");
+  if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0)
+    fail(errno, "connect");
 
   std::string line = std::string(request) + "\n";
   std::string_view unsent = line;

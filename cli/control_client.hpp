@@ -8,6 +8,9 @@
 
 namespace mailtun::cli {
 
+/// The request line that asks for the status report (control_server.hpp has the protocol).
+inline constexpr std::string_view status_request = "status";
+
 /// The answers a client accepts are small (a report of a few kilobytes); this stops a wrong
 /// socket from feeding the client forever.
 inline constexpr std::size_t max_control_answer = 16 * 1024 * 1024;

@@ -75,7 +75,8 @@ void claim(const std::filesystem::path& path) {
   if (answers(path)) {
     throw std::runtime_error("control socket " + path.string() + " is in use by another running mailtun");
   }
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) fail(path, "cannot remove the stale socket: " + errno_text(errno));
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    fail(path, "cannot remove the stale socket: " + errno_text(errno));
 }
 
 /// Gives the socket file to group `mailtun` if there is one; without the right to (an endpoint
@@ -127,7 +128,8 @@ class ControlServer::Client : public std::enable_shared_from_this<Client> {
     if (line == status_request) {
       reply_ = to_json(server->provider_()) + "\n";
     } else {
-      reply_ = "error: unknown request \"" + escape_terminal(line) + "\"; expected \"" + std::string(status_request) + "\"\n";
+      reply_ = "error: unknown request \"" + escape_terminal(line) + "\"; expected \"" + std::string(status_request) +
+               "\"\n";
     }
     net::async_write(socket_, net::buffer(reply_),
                      [self = shared_from_this()](const boost::system::error_code&, std::size_t) { self->done(); });
@@ -149,7 +151,11 @@ class ControlServer::Client : public std::enable_shared_from_this<Client> {
 
 ControlServer::ControlServer(net::any_io_executor executor, std::filesystem::path path, Provider provider,
                              std::chrono::milliseconds client_timeout)
-    : acceptor_(executor), pause_(executor), path_(std::move(path)), provider_(std::move(provider)), client_timeout_(client_timeout) {}
+    : acceptor_(executor),
+      pause_(executor),
+      path_(std::move(path)),
+      provider_(std::move(provider)),
+      client_timeout_(client_timeout) {}
 
 ControlServer::~ControlServer() { stop(); }
 

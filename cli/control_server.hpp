@@ -18,13 +18,11 @@
 #include <optional>
 #include <set>
 
+#include "cli/control_client.hpp"
 #include "cli/status_report.hpp"
 #include "tunnel/asio/accept_pause.hpp"
 
 namespace mailtun::cli {
-
-/// The request line that asks for the status report.
-inline constexpr std::string_view status_request = "status";
 
 class ControlServer : public std::enable_shared_from_this<ControlServer> {
  public:

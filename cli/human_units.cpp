@@ -45,9 +45,7 @@ std::string format_duration(double seconds) {
   return text;
 }
 
-std::string format_age(std::optional<double> seconds) {
-  return seconds ? format_duration(*seconds) + " ago" : "never";
-}
+std::string format_age(std::optional<double> seconds) { return seconds ? format_duration(*seconds) + " ago" : "never"; }
 
 std::string format_milliseconds(double milliseconds) { return fmt::format("{:.1f} ms", milliseconds); }
 

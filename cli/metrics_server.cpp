@@ -63,9 +63,8 @@ class MetricsServer::Client : public std::enable_shared_from_this<Client> {
 
   void start(std::chrono::milliseconds timeout) {
     stream_.expires_after(timeout);  // covers the read and the write
-    http::async_read(stream_, buffer_, parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_request(ec);
-    });
+    http::async_read(stream_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_request(ec); });
   }
 
   void close() { stream_.close(); }
@@ -73,7 +72,8 @@ class MetricsServer::Client : public std::enable_shared_from_this<Client> {
  private:
   void on_request(beast::error_code ec) {
     const auto server = server_.lock();
-    if (!server || ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    if (!server || ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted) {
       return done();
     }
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
@@ -108,7 +108,11 @@ class MetricsServer::Client : public std::enable_shared_from_this<Client> {
 
 MetricsServer::MetricsServer(net::any_io_executor executor, tcp::endpoint listen, Provider provider,
                              std::chrono::milliseconds client_timeout)
-    : acceptor_(executor), pause_(executor), listen_(listen), provider_(std::move(provider)), client_timeout_(client_timeout) {}
+    : acceptor_(executor),
+      pause_(executor),
+      listen_(listen),
+      provider_(std::move(provider)),
+      client_timeout_(client_timeout) {}
 
 MetricsServer::~MetricsServer() { stop(); }
 
@@ -121,8 +125,10 @@ void MetricsServer::start() {
   if (ec) {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    const std::string address = listen_.address().is_v6() ? "[" + listen_.address().to_string() + "]" : listen_.address().to_string();
-    throw std::runtime_error("metrics_listen " + address + ":" + std::to_string(listen_.port()) + ": cannot listen: " + ec.message());
+    const std::string address =
+        listen_.address().is_v6() ? "[" + listen_.address().to_string() + "]" : listen_.address().to_string();
+    throw std::runtime_error("metrics_listen " + address + ":" + std::to_string(listen_.port()) +
+                             ": cannot listen: " + ec.message());
   }
   accept();
 }

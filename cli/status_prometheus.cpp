@@ -18,10 +18,17 @@ std::string label_value(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -31,7 +38,8 @@ using Labels = std::vector<std::pair<std::string_view, std::string_view>>;
 
 std::string labels_text(const Labels& labels) {
   std::string out;
-  for (const auto& [name, value] : labels) out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", name, label_value(value));
+  for (const auto& [name, value] : labels)
+    out += fmt::format("{}{}=\"{}\"", out.empty() ? "" : ",", name, label_value(value));
   return "{" + out + "}";
 }
 
@@ -102,9 +110,7 @@ std::string render_prometheus(const StatusReport& report) {
                return p.seconds_since_handshake ? gauge(*p.seconds_since_handshake) : std::nullopt;
              }));
   out.family("mailtun_peer_rtt_seconds", "gauge", "Latest PING/PONG round trip on the peer's connection.", peers,
-             peer([](const PeerStatus& p) {
-               return p.rtt_ms ? gauge(*p.rtt_ms / 1000) : std::nullopt;
-             }));
+             peer([](const PeerStatus& p) { return p.rtt_ms ? gauge(*p.rtt_ms / 1000) : std::nullopt; }));
   out.family("mailtun_service_streams_open", "gauge", "Streams open through the forward or expose.", services,
              service([](const ServiceStatus& s) { return count(s.streams_open); }));
   out.family("mailtun_service_streams_total", "counter", "Streams through the forward or expose.", services,
@@ -115,7 +121,7 @@ std::string render_prometheus(const StatusReport& report) {
   out.family("mailtun_service_errors_total", "counter", "Streams refused or reset before completing.", services,
              service([](const ServiceStatus& s) { return count(s.errors); }));
   const std::vector<std::pair<std::string, std::uint64_t>> reasons(report.rejected_handshakes.begin(),
-                                                                    report.rejected_handshakes.end());
+                                                                   report.rejected_handshakes.end());
   out.family("mailtun_handshakes_rejected_total", "counter", "Tunnel handshakes refused, by reason.", reasons,
              [interface](const std::pair<std::string, std::uint64_t>& r) {
                return Sample{{{"interface", interface}, {"reason", r.first}}, count(r.second)};

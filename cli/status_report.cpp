@@ -148,14 +148,10 @@ std::string to_json(const StatusReport& report) {
   for (const PeerStatus& peer : report.peers) peers.push_back(peer_json(peer));
   json services = json::array();
   for (const ServiceStatus& service : report.services) services.push_back(service_json(service));
-  const json document = {{"interface", report.interface},
-                         {"public_key", report.public_key},
-                         {"listen", report.listen},
-                         {"uptime_seconds", report.uptime_seconds},
-                         {"version", report.version},
-                         {"peers", std::move(peers)},
-                         {"services", std::move(services)},
-                         {"rejected_handshakes", report.rejected_handshakes}};
+  const json document = {{"interface", report.interface},   {"public_key", report.public_key},
+                         {"listen", report.listen},         {"uptime_seconds", report.uptime_seconds},
+                         {"version", report.version},       {"peers", std::move(peers)},
+                         {"services", std::move(services)}, {"rejected_handshakes", report.rejected_handshakes}};
   // A peer's RST reason reaches last_error unchecked; the default handler would throw on it.
   return document.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -18,7 +18,8 @@ class Text {
   /// A block's first line ("peer: office (up)"); the name gives way when the line is too long.
   void heading(std::string_view what, std::string_view name, std::string_view suffix = "") {
     const std::size_t fixed = what.size() + 2 + suffix.size();
-    lines_.push_back(fmt::format("{}: {}{}", what, fit(escape_terminal(name), width > fixed ? width - fixed : 0), suffix));
+    lines_.push_back(
+        fmt::format("{}: {}{}", what, fit(escape_terminal(name), width > fixed ? width - fixed : 0), suffix));
   }
   /// "  label: value", wrapped; `value` is escaped here.
   void field(std::string_view label, std::string_view value) {
@@ -79,8 +80,11 @@ void service_table(Text& out, const StatusReport& report, std::string_view kind,
   using Align = TextTable::Align;
   const bool forward = kind == "forward";
   // An address cut before its port would say nothing, so it keeps room for "255.255.255.255:65535".
-  std::vector<TextTable::Column> columns = {{"SERVICE"}, {std::string(address_heading), Align::left, 21}, {"PEERS"},
-                                            {"OPEN", Align::right}, {"TOTAL", Align::right}};
+  std::vector<TextTable::Column> columns = {{"SERVICE"},
+                                            {std::string(address_heading), Align::left, 21},
+                                            {"PEERS"},
+                                            {"OPEN", Align::right},
+                                            {"TOTAL", Align::right}};
   if (forward) columns.push_back({"UNAVAILABLE", Align::right});
   columns.push_back({"ERRORS", Align::right});
   TextTable table(std::move(columns));

@@ -93,7 +93,8 @@ std::vector<std::string> TextTable::lines(std::size_t indent, std::size_t width)
         const Column& column = columns_[c];
         const std::size_t floor =
             std::max({column.heading.size(), min_cut_width, below_minimum ? 0 : column.min_width});
-        if (column.align == Align::left && widths[c] > floor && (widest == columns_.size() || widths[c] > widths[widest])) {
+        if (column.align == Align::left && widths[c] > floor &&
+            (widest == columns_.size() || widths[c] > widths[widest])) {
           widest = c;
         }
       }
@@ -118,7 +119,9 @@ std::vector<std::string> TextTable::lines(std::size_t indent, std::size_t width)
   std::vector<std::string> out;
   out.push_back(format_row([&](std::size_t c) -> std::string_view { return columns_[c].heading; }));
   for (const auto& row : rows_) {
-    out.push_back(format_row([&](std::size_t c) -> std::string_view { return c < row.size() ? std::string_view(row[c]) : std::string_view(); }));
+    out.push_back(format_row([&](std::size_t c) -> std::string_view {
+      return c < row.size() ? std::string_view(row[c]) : std::string_view();
+    }));
   }
   return out;
 }

@@ -35,13 +35,30 @@ inline cli::StatusReport sample_status() {
   backup.endpoint = "backup.example.org:7424";
   backup.last_error = "connect to 198.51.100.9:7424: connection refused";
   r.peers.push_back(backup);
-  r.services.push_back({.kind = "forward", .service = "lmtp", .address = "127.0.0.1:24", .peers = {"office"},
-                        .streams_open = 1, .streams_total = 56, .unavailable = 2, .errors = 0});
-  r.services.push_back({.kind = "forward", .service = "dovecot-auth", .address = "127.0.0.1:3659",
-                        .peers = {"office", "backup"}, .streams_open = 1, .streams_total = 1170,
-                        .unavailable = 0, .errors = 1});
-  r.services.push_back({.kind = "expose", .service = "relay", .address = "127.0.0.1:10025", .peers = {"office"},
-                        .streams_open = 0, .streams_total = 8, .unavailable = 0, .errors = 0});
+  r.services.push_back({.kind = "forward",
+                        .service = "lmtp",
+                        .address = "127.0.0.1:24",
+                        .peers = {"office"},
+                        .streams_open = 1,
+                        .streams_total = 56,
+                        .unavailable = 2,
+                        .errors = 0});
+  r.services.push_back({.kind = "forward",
+                        .service = "dovecot-auth",
+                        .address = "127.0.0.1:3659",
+                        .peers = {"office", "backup"},
+                        .streams_open = 1,
+                        .streams_total = 1170,
+                        .unavailable = 0,
+                        .errors = 1});
+  r.services.push_back({.kind = "expose",
+                        .service = "relay",
+                        .address = "127.0.0.1:10025",
+                        .peers = {"office"},
+                        .streams_open = 0,
+                        .streams_total = 8,
+                        .unavailable = 0,
+                        .errors = 0});
   r.rejected_handshakes = {{"bad_mac1", 2}, {"unknown_peer", 1}, {"rate_limited", 0}};
   return r;
 }

@@ -35,7 +35,8 @@ class Capture {
     reader_ = std::thread([this] {
       std::array<char, 4096> buffer{};
       ssize_t n = 0;
-      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0) text_.append(buffer.data(), static_cast<std::size_t>(n));
+      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0)
+        text_.append(buffer.data(), static_cast<std::size_t>(n));
     });
   }
   ~Capture() {
@@ -139,7 +140,8 @@ TEST_F(StatusCommandTest, JsonPrintsTheObjectTheEndpointSent) {
 
 TEST_F(StatusCommandTest, ConfigNamesTheSocketRelativeToItsDirectory) {
   serve(dir_ / "here.sock", "vps");
-  write_config(dir_ / "vps.toml", "[interface]\nname = \"vps\"\ncontrol_socket = \"here.sock\"\nprivate_key_file = \"/nonexistent\"\n");
+  write_config(dir_ / "vps.toml",
+               "[interface]\nname = \"vps\"\ncontrol_socket = \"here.sock\"\nprivate_key_file = \"/nonexistent\"\n");
   const Result r = run("status --config " + (dir_ / "vps.toml").string());
   ASSERT_FALSE(r.failure) << r.message;
   EXPECT_EQ(r.out, render_text(report_named("vps")));
@@ -180,7 +182,8 @@ TEST_F(StatusCommandTest, NoSuchSocketSaysNoEndpointRuns) {
   const fs::path path = dir_ / "vps.sock";
   const Result r = run("status --socket " + path.string());
   EXPECT_EQ(r.failure, ExitCode::failure);
-  EXPECT_EQ(r.message, "mailtun status: no running mailtun endpoint at " + path.string() + " (is mailtun@vps running?)");
+  EXPECT_EQ(r.message,
+            "mailtun status: no running mailtun endpoint at " + path.string() + " (is mailtun@vps running?)");
   EXPECT_EQ(r.out, "");
 }
 

@@ -3,11 +3,11 @@
 
 #include "cli/control_server.hpp"
 
+#include <grp.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <grp.h>
-#include <poll.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,7 +39,8 @@ Socket connect_to(const fs::path& path) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0) << std::strerror(errno);
+  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0)
+      << std::strerror(errno);
   return fd;
 }
 
@@ -240,7 +241,8 @@ TEST_F(ControlServerTest, AClientThatDoesNotReadBlocksNobody) {
   StatusReport big = testing::sample_status();
   for (int i = 0; i < 5000; ++i) big.peers.push_back(big.peers[0]);
   const std::string big_json = to_json(big) + "\n";
-  server_ = start(path_, [big] { return big; }, 500ms);
+  server_ = start(
+      path_, [big] { return big; }, 500ms);
   const auto stalled = connect_to(path_);
   ASSERT_EQ(::send(stalled->get(), "status\n", 7, MSG_NOSIGNAL), 7);
 

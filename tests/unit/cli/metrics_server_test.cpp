@@ -29,7 +29,8 @@ Socket connect_to(std::uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0) << std::strerror(errno);
+  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0)
+      << std::strerror(errno);
   return fd;
 }
 
@@ -86,7 +87,8 @@ TEST_F(MetricsServerTest, GetMetricsAnswersTheExposition) {
             "HTTP/1.1 200 OK\r\n"
             "Content-Type: text/plain; version=0.0.4\r\n"
             "Connection: close\r\n"
-            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+            "Content-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 TEST_F(MetricsServerTest, Http10AndAQueryStringAreFine) {
@@ -133,7 +135,8 @@ TEST_F(MetricsServerTest, ClientsBeyondTheCapAreClosedUnanswered) {
   const auto ask_until = [&](auto done) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     std::string answer = exchange("GET /metrics HTTP/1.1\r\n\r\n");
-    while (!done(answer) && std::chrono::steady_clock::now() < deadline) answer = exchange("GET /metrics HTTP/1.1\r\n\r\n");
+    while (!done(answer) && std::chrono::steady_clock::now() < deadline)
+      answer = exchange("GET /metrics HTTP/1.1\r\n\r\n");
     return answer;
   };
   // The server accepts the silent clients in its own time; until it has, a request may be served.
@@ -155,8 +158,8 @@ TEST_F(MetricsServerTest, AnAddressInUseIsNamed) {
     });
     FAIL() << "bound an address in use";
   } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "metrics_listen 127.0.0.1:" + std::to_string(port_) +
-                                         ": cannot listen: Address already in use");
+    EXPECT_EQ(std::string(e.what()),
+              "metrics_listen 127.0.0.1:" + std::to_string(port_) + ": cannot listen: Address already in use");
   }
 }
 

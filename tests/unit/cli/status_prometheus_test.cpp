@@ -25,8 +25,14 @@ TEST(StatusPrometheus, SmallReportExactly) {
   backup.name = "backup";
   backup.state = "down";
   report.peers.push_back(backup);
-  report.services.push_back({.kind = "forward", .service = "lmtp", .address = "127.0.0.1:24", .peers = {"office"},
-                             .streams_open = 1, .streams_total = 56, .unavailable = 2, .errors = 1});
+  report.services.push_back({.kind = "forward",
+                             .service = "lmtp",
+                             .address = "127.0.0.1:24",
+                             .peers = {"office"},
+                             .streams_open = 1,
+                             .streams_total = 56,
+                             .unavailable = 2,
+                             .errors = 1});
   report.rejected_handshakes = {{"bad_mac1", 4}};
 
   EXPECT_EQ(render_prometheus(report), R"(# HELP mailtun_peer_up 1 if the peer has a ready tunnel connection, else 0.
@@ -82,7 +88,10 @@ TEST(StatusPrometheus, LabelValuesAreEscaped) {
   report.interface = "a\\b\"c\nd";
   report.peers.push_back({.name = "x", .state = "up"});
   const std::string text = render_prometheus(report);
-  EXPECT_NE(text.find(R"(mailtun_peer_up{interface="a\\b\"c\nd",peer="x"} 1)" "\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(mailtun_peer_up{interface="a\\b\"c\nd",peer="x"} 1)"
+                      "\n"),
+            std::string::npos)
+      << text;
 }
 
 }  // namespace

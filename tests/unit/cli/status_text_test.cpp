@@ -79,9 +79,10 @@ TEST(StatusText, NoLineExceeds80ColumnsWhateverTheLengths) {
     report.interface = name;
     report.listen = "[2001:db8:1234:5678:9abc:def0:1234:5678]:7424";
     report.uptime_seconds = 1e12;
-    report.rejected_handshakes = {{"rate_limited", UINT64_MAX}, {"bad_mac1", UINT64_MAX}, {"unknown_peer", 7},
-                                  {"replayed_timestamp", 9}, {"timestamp_in_future", 1}, {"malformed", 3},
-                                  {"decrypt_failed", 4}, {"timeout", 5}, {"too_many_unfinished", 6}};
+    report.rejected_handshakes = {
+        {"rate_limited", UINT64_MAX}, {"bad_mac1", UINT64_MAX}, {"unknown_peer", 7},   {"replayed_timestamp", 9},
+        {"timestamp_in_future", 1},   {"malformed", 3},         {"decrypt_failed", 4}, {"timeout", 5},
+        {"too_many_unfinished", 6}};
     for (PeerStatus& peer : report.peers) {
       peer.name = name;
       peer.state = "connecting";

@@ -42,8 +42,8 @@ TEST(TerminalText, TableAlignsTextLeftAndNumbersRight) {
   TextTable table({{"SERVICE"}, {"OPEN", TextTable::Align::right}});
   table.add_row({"lmtp", "1"});
   table.add_row({"dovecot-auth", "1234"});
-  EXPECT_EQ(table.lines(2, 80), (std::vector<std::string>{"  SERVICE       OPEN", "  lmtp             1",
-                                                           "  dovecot-auth  1234"}));
+  EXPECT_EQ(table.lines(2, 80),
+            (std::vector<std::string>{"  SERVICE       OPEN", "  lmtp             1", "  dovecot-auth  1234"}));
 }
 
 TEST(TerminalText, TableShrinksTheWidestTextColumnFirst) {
