@@ -3,6 +3,8 @@
 // its subcommand(s) to the application; main() calls them all. Subcommands report failure by
 // throwing CommandError (command_error.hpp); main() maps exceptions to exit codes.
 
+#include <filesystem>
+
 namespace CLI {
 class App;
 }  // namespace CLI
@@ -25,6 +27,12 @@ void register_keys_commands(CLI::App& app, Io io = {});
 /// --probe also connects to every expose target and prints its greeting. Invalid configuration:
 /// CommandError with exit code 2 and every error; a failed probe: exit code 1.
 void register_check_command(CLI::App& app, Io io = {});
+
+/// `status [--socket PATH | --config FILE] [--json]` (cmd_status.cpp): asks running endpoints for
+/// their status over the control socket; without --socket or --config, every *.sock in
+/// `runtime_directory`. An endpoint that cannot be asked: CommandError with exit code 1; a
+/// configuration that cannot be read: exit code 2.
+void register_status_command(CLI::App& app, Io io = {}, std::filesystem::path runtime_directory = "/run/mailtun");
 
 /// `mailtun up`: cmd_up.cpp.
 void register_up_command(CLI::App& app);

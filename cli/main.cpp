@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   mailtun::cli::register_check_command(app);
   mailtun::cli::register_up_command(app);
   mailtun::cli::register_init_command(app);
+  mailtun::cli::register_status_command(app);
 
   try {
     app.parse(argc, argv);  // runs the chosen subcommand's callback

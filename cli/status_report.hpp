@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mailtun::cli {
@@ -53,5 +55,28 @@ struct StatusReport {
   /// "timestamp_in_future", "malformed", "decrypt_failed", "timeout", "too_many_unfinished").
   std::map<std::string, std::uint64_t> rejected_handshakes;
 };
+
+/// The report as one line of JSON (no newline), field names as above; an absent optional is null.
+/// Bytes that are not UTF-8 (a peer's RST reason may carry any) become U+FFFD.
+[[nodiscard]] std::string to_json(const StatusReport& report);
+
+/// What status_from_json throws: what() names the field and what was expected there.
+class StatusFormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Parses to_json's output. Unknown fields are ignored and absent ones keep their defaults (an
+/// older or newer endpoint still answers), but a field of the wrong type, text that is not JSON,
+/// or an object without "interface" throws StatusFormatError.
+[[nodiscard]] StatusReport status_from_json(std::string_view json);
+
+/// The report for people, like `wg show` (status_text.cpp): the interface, one block per peer with
+/// its state on the first line, then a table of forwards and exposes; every line at most 80
+/// columns. Text is escaped so that no byte of it can act on a terminal.
+[[nodiscard]] std::string render_text(const StatusReport& report);
+
+/// The report in Prometheus text exposition format 0.0.4 (status_prometheus.cpp).
+[[nodiscard]] std::string render_prometheus(const StatusReport& report);
 
 }  // namespace mailtun::cli
