@@ -11,12 +11,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <filesystem>
 #include <memory>
 
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "cli/control_server.hpp"
 #include "cli/endpoint.hpp"
 #include "cli/logging.hpp"
+#include "cli/metrics_server.hpp"
 
 namespace mailtun::cli {
 namespace {
@@ -67,6 +70,17 @@ void reload(Endpoint& endpoint, const std::string& path) {
   sd_notify(0, ("READY=1\nSTATUS=" + endpoint.peer_summary()).c_str());
 }
 
+/// The control socket's directory: /run/mailtun under systemd (RuntimeDirectory=), made here for
+/// an endpoint started by hand, as closed as the unit makes it.
+void ensure_socket_directory(const std::filesystem::path& socket) {
+  const std::filesystem::path directory = socket.parent_path();
+  std::error_code ec;
+  if (directory.empty() || std::filesystem::exists(directory, ec)) return;
+  if (std::filesystem::create_directory(directory, ec)) {
+    std::filesystem::permissions(directory, std::filesystem::perms(0750), ec);
+  }
+}
+
 void run_up(const UpOptions& options) {
   setup_logging(options.log_level);
   Config config = load_config(options.config);  // ConfigError: exit 2
@@ -84,6 +98,17 @@ void run_up(const UpOptions& options) {
     sd_notify(0, status.c_str());
   });
   endpoint.start();  // throws on a listener that cannot bind: exit 1
+  const auto report = [&endpoint] { return endpoint.status_report(); };
+  ensure_socket_directory(endpoint.config().interface.control_socket);
+  auto control = std::make_shared<ControlServer>(io.get_executor(), endpoint.config().interface.control_socket, report);
+  control->start();  // throws when another endpoint answers there: exit 1
+  std::shared_ptr<MetricsServer> metrics;
+  if (const auto& listen = endpoint.config().interface.metrics_listen) {
+    metrics = std::make_shared<MetricsServer>(
+        io.get_executor(), boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address(listen->address), listen->port),
+        report);
+    metrics->start();
+  }
   spdlog::info("interface {} up ({} peers, {} forwards, {} exposes)", endpoint.config().interface.name,
                endpoint.peer_count(), endpoint.config().forwards.size(), endpoint.config().exposes.size());
   last_status = "STATUS=" + endpoint.peer_summary();
@@ -105,6 +130,8 @@ void run_up(const UpOptions& options) {
     spdlog::info("signal {}: shutting down, draining streams for up to {} s", signal, options.drain_seconds);
     sd_notify(0, "STOPPING=1");
     hangup.cancel();
+    control->stop();
+    if (metrics) metrics->stop();
     endpoint.shutdown(std::chrono::seconds(options.drain_seconds), [&] {
       watchdog.stop();
       io.stop();

@@ -207,14 +207,16 @@ void Endpoint::retire_peer(std::size_t peer) {
 
 void Endpoint::reload(Config next) {
   // What only a restart can change: the identity and the listening socket the peers know.
+  const auto restart_needed = [this](const std::string& what) {
+    return std::runtime_error(what + " changed, which needs a restart (systemctl restart mailtun@" +
+                              config_.interface.name + ")");
+  };
   if (!(next.interface.private_key.public_key() == config_.interface.private_key.public_key())) {
-    throw std::runtime_error("the private key changed, which needs a restart (systemctl restart mailtun@" +
-                             config_.interface.name + ")");
+    throw restart_needed("the private key");
   }
-  if (next.interface.listen != config_.interface.listen) {
-    throw std::runtime_error("interface.listen changed, which needs a restart (systemctl restart mailtun@" +
-                             config_.interface.name + ")");
-  }
+  if (next.interface.listen != config_.interface.listen) throw restart_needed("interface.listen");
+  if (next.interface.control_socket != config_.interface.control_socket) throw restart_needed("interface.control_socket");
+  if (next.interface.metrics_listen != config_.interface.metrics_listen) throw restart_needed("interface.metrics_listen");
 
   // Everything that can fail is done before anything changes: resolve the expose targets, and
   // bind the forwards that are new on addresses nobody holds now.

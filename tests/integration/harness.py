@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -325,6 +326,7 @@ class Endpoint:
         self.log_path: Optional[Path] = None
         self.log_paths: list[Path] = []
         self.exit_codes: list[int] = []
+        self.metrics_port: Optional[int] = None
 
     # configuration
 
@@ -369,6 +371,8 @@ class Endpoint:
             lines.append(f"listen = {toml_string(f'{LOOPBACK}:{self.listen_port}')}")
         # Tests run side by side: each endpoint's control socket in its own test directory.
         lines.append(f"control_socket = {toml_string(str(self.control_socket))}")
+        if self.metrics_port is not None:
+            lines.append(f"metrics_listen = {toml_string(f'{LOOPBACK}:{self.metrics_port}')}")
         for p in self.peers:
             lines += ["", "[[peer]]", f"name = {toml_string(p.name)}", f"public_key = {toml_string(p.public_key)}"]
             if p.preshared_key_file is not None:
@@ -402,6 +406,10 @@ class Endpoint:
         path = self.harness.dir / f"{self.name}.toml"
         path.write_text(self.config_text())
         return path
+
+    def status(self) -> dict:
+        """`mailtun status --json` of this endpoint, parsed."""
+        return json.loads(run_mailtun("status", "--socket", str(self.control_socket), "--json"))
 
     def reload(self, text: Optional[str] = None) -> str:
         """Writes the configuration (or `text` as the file), sends SIGHUP, and waits for the

@@ -84,6 +84,10 @@ class InitPair(TunnelTestCase):
         self.assertEqual(n, 1, office_text)
         office_config.write_text(office_text)
         self.assertEqual(sorted(forward_ports), [24, 2525, 3659])
+        # Tests run side by side: the control sockets go to this test's directory, not /run/mailtun.
+        for config, name in ((vps_config, "vps"), (office_config, "office")):
+            config.write_text(config.read_text().replace(
+                "[interface]\n", f'[interface]\ncontrol_socket = "{self.h.dir / (name + ".sock")}"\n', 1))
 
         vps_endpoint = InitEndpoint(self.h, "vps", vps_config)
         office_endpoint = InitEndpoint(self.h, "office", office_config)

@@ -35,5 +35,6 @@ mailtun_integration_test(peer_down_reply 60)      # 421 4.4.1 at once when the p
 mailtun_integration_test(dial_both_ways 60)       # both sides dial: one connection survives
 mailtun_integration_test(shutdown 60)             # SIGTERM: exit 0, drain, reset at the deadline
 mailtun_integration_test(reload 60)               # SIGHUP: changes apply, untouched streams flow, bad files refused
+mailtun_integration_test(status 60)               # mailtun status and /metrics against a running pair: the counters move
 mailtun_integration_test(systemd_notify 60)       # the unit's ExecStart under a fake NOTIFY_SOCKET: READY, STATUS, WATCHDOG
 mailtun_integration_test(init_pair 60)            # init for both roles: the generated pair carries LMTP
