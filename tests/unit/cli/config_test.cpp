@@ -830,13 +830,16 @@ preshared_key_file = "/nonexistent/mailtun/office.psk"
   EXPECT_TRUE(same_bytes(config.interface.private_key.bytes(), vps_key_.bytes()));
   EXPECT_TRUE(same_bytes(config.peers[0].psk.bytes(), psk_.bytes()));
 
-  // Held to the same mode, and named with both the credential and the configured path.
+  // systemd's ACL for the service user shows as group bits: accepted. Open to others: refused, and
+  // named with both the credential and the configured path.
   fs::permissions(dir_ / "credentials" / "vps.key", fs::perms::group_read, fs::perm_options::add);
+  EXPECT_NO_THROW((void)load("vps.toml", text));
+  fs::permissions(dir_ / "credentials" / "vps.key", fs::perms::others_read, fs::perm_options::add);
   const auto list = errors("vps.toml", text);
   ASSERT_EQ(list.size(), 1U);
   expect_error(list, "vps.toml", text, "vps.key", "interface.private_key_file",
                "credential vps.key (" + (dir_ / "credentials" / "vps.key").string() +
-                   ", in place of /nonexistent/mailtun/vps.key) is readable by group or others (mode 0640)");
+                   ", in place of /nonexistent/mailtun/vps.key) is open to others (mode 0644)");
 }
 
 TEST_F(ConfigTest, PeerSideConfigToleratesKeyFilesThatAreNotHere) {
