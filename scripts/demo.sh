@@ -164,6 +164,7 @@ step_keys_and_configs() {
 name = "vps"
 private_key_file = "$tmp/keys/vps.key"
 listen = "127.0.0.1:$tunnel_port"
+control_socket = "$tmp/vps.sock"
 
 [[peer]]
 name = "office"
@@ -181,6 +182,7 @@ EOF
 [interface]
 name = "office"
 private_key_file = "$tmp/keys/office.key"
+control_socket = "$tmp/office.sock"
 
 [[peer]]
 name = "vps"
@@ -315,8 +317,10 @@ step_deliver() {
 }
 
 step_logs() {
-  heading "7. The endpoints' logs so far"
-  say "vps.log:"
+  heading "7. What the VPS endpoint reports, and the endpoints' logs so far"
+  say "mailtun status --socket $tmp/vps.sock  (as an admin would run \`mailtun status\`):"
+  "$mailtun" status --socket "$tmp/vps.sock" | show
+  say "" "vps.log:"
   show < "$tmp/vps.log"
   say "" "office.log:"
   show < "$tmp/office.log"
