@@ -40,7 +40,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ROLES = ("vps", "office")
 FROM_MARK = re.compile(r"^<!-- from: mailtun init --role (vps|office) -->$")
 NOT_FROM_MARK = re.compile(r"^<!-- not from init: (.+) -->$")
 EXEMPT_LANGUAGES = ("toml", "sh")
