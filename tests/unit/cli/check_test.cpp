@@ -161,7 +161,9 @@ class BoundPort {
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
-    if (listening) EXPECT_EQ(::listen(fd_, 1), 0);
+    if (listening) {
+      EXPECT_EQ(::listen(fd_, 1), 0);
+    }
     socklen_t length = sizeof address;
     EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length), 0);
     port_ = ntohs(address.sin_port);
