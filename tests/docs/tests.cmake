@@ -1,18 +1,22 @@
 # Included from tests/CMakeLists.txt (so CMAKE_CURRENT_SOURCE_DIR is tests/).
 # The docs against reality: every ```toml example in README.md and docs/*.md passes `mailtun check`
-# (keys generated for its placeholders; the convention is at the top of the script), and every
-# relative link in them resolves.
+# (keys generated for its placeholders; the convention is at the top of the script), every
+# relative link in them resolves, and every Postfix and Dovecot line quoted in quickstart.md,
+# postfix.md and dovecot.md is one that `mailtun init` prints.
 
 find_package(Python3 COMPONENTS Interpreter)
 if(NOT Python3_Interpreter_FOUND)
   # Counted as skipped, loudly, never as passed.
   add_test(NAME docs_examples COMMAND sh -c "echo 'SKIPPED: python3 not found (scripts/install-deps.sh installs it)'; exit 77")
-  set_tests_properties(docs_examples PROPERTIES SKIP_RETURN_CODE 77 LABELS docs)
+  add_test(NAME docs_init_lines COMMAND sh -c "echo 'SKIPPED: python3 not found (scripts/install-deps.sh installs it)'; exit 77")
+  set_tests_properties(docs_examples docs_init_lines PROPERTIES SKIP_RETURN_CODE 77 LABELS docs)
   return()
 endif()
 
 add_test(NAME docs_examples
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_examples.py $<TARGET_FILE:mailtun>)
 add_test(NAME docs_links COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_links.py)
-set_tests_properties(docs_examples docs_links PROPERTIES
+add_test(NAME docs_init_lines
+         COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_init_lines.py $<TARGET_FILE:mailtun>)
+set_tests_properties(docs_examples docs_links docs_init_lines PROPERTIES
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 60 LABELS docs)
