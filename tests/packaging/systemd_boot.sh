@@ -91,6 +91,15 @@ grep -q '^ *[0-9]*: 0100007F:0018 00000000:0000 0A' /proc/net/tcp && ok "listens
 [ "$(stat -c '%a %U:%G' /run/mailtun)" = "750 mailtun:mailtun" ] && ok "/run/mailtun is 750 mailtun:mailtun" ||
   fail "/run/mailtun is $(stat -c '%a %U:%G' /run/mailtun)"
 
+# mailtun status over the control socket: root and group mailtun only.
+mailtun status > status.out 2>&1 && grep -q 'peer: office (up)' status.out && ok "mailtun status shows the office up" ||
+  { fail "mailtun status"; cat status.out; }
+[ "$(stat -c '%a %G' /run/mailtun/vps.sock)" = "660 mailtun" ] && ok "the control socket is 660, group mailtun" ||
+  fail "the control socket is $(stat -c '%a %G' /run/mailtun/vps.sock)"
+setpriv --reuid=nobody --regid=nogroup --clear-groups mailtun status --socket /run/mailtun/vps.sock > denied.out 2>&1 &&
+  fail "nobody read the status" || { grep -q 'permission denied' denied.out && ok "others may not ask for the status" ||
+  { fail "unexpected refusal"; cat denied.out; }; }
+
 # journald keeps each line's priority: a stranger's key is a warning, found with -p warning.
 (umask 077; mailtun genkey > rogue.key)
 sed -e 's|/etc/mailtun/office.key|/etc/mailtun/rogue.key|' -e 's|127.0.0.1:2525|127.0.0.1:2526|' \
