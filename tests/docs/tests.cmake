@@ -16,3 +16,6 @@ add_test(NAME docs_examples
 add_test(NAME docs_links COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_links.py)
 set_tests_properties(docs_examples docs_links PROPERTIES
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 60 LABELS docs)
+# The log lines docs/operations.md explains are the sources' own, and every warning and error has its row.
+add_test(NAME docs_log_lines COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_log_lines.py)
+set_tests_properties(docs_log_lines PROPERTIES ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 60 LABELS docs)
