@@ -20,3 +20,6 @@ add_test(NAME docs_init_lines
          COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_init_lines.py $<TARGET_FILE:mailtun>)
 set_tests_properties(docs_examples docs_links docs_init_lines PROPERTIES
                      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 60 LABELS docs)
+# The log lines docs/operations.md explains are the sources' own, and every warning and error has its row.
+add_test(NAME docs_log_lines COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_log_lines.py)
+set_tests_properties(docs_log_lines PROPERTIES ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1" TIMEOUT 60 LABELS docs)
