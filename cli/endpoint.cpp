@@ -52,9 +52,9 @@ std::string_view refusal_name(const tunnel::CloseReason& reason) {
 std::string initiator_failure(const tunnel::CloseReason& reason, const std::string& own_public_key) {
   using Kind = tunnel::CloseReason::Kind;
   if (reason.kind == Kind::connection_lost && !reason.error) {
-    return "the peer closed the connection during the handshake: it does not know this endpoint's public key " +
-           own_public_key + " (check public_key in its [[peer]] for this endpoint), or this clock is behind the "
-           "time of an earlier handshake";
+    return "the peer closed the connection during the handshake without a word: it does not know this endpoint's "
+           "public key " + own_public_key + " (check public_key in its [[peer]] for this endpoint), or the public_key "
+           "configured here for it is not its key, or this clock is behind the time of an earlier handshake";
   }
   if (reason.kind == Kind::handshake_failed && reason.error == tunnel::errc::decrypt_failed) {
     return "the peer's answer to the handshake does not decrypt: the preshared keys of the two sides differ";
@@ -357,8 +357,6 @@ void Endpoint::on_accepted(tcp::socket socket) {
 
 void Endpoint::on_established(Connection& connection) {
   const std::size_t peer = *connection.peer();
-  ++peers_[peer]->counters.handshakes;
-  peers_[peer]->last_handshake = tunnel::Clock::now();
   if (connection.session().is_initiator()) {
     if (peers_[peer]->dialer) peers_[peer]->dialer->succeeded();
     become_current(peer, connection);
@@ -372,6 +370,10 @@ void Endpoint::on_confirmed(Connection& connection) { become_current(*connection
 
 void Endpoint::become_current(std::size_t peer, Connection& connection) {
   PeerState& state = *peers_[peer];
+  // A handshake counts once both sides proved their keys: message 2 for the initiator, the first
+  // record for the responder (a message 1 alone may be a replay or come with the wrong PSK).
+  ++state.counters.handshakes;
+  state.last_handshake = tunnel::Clock::now();
   if (state.current && !state.current->closed() &&
       state.current->session().is_initiator() != connection.session().is_initiator()) {
     // Both sides dial each other. Without a rule each would let the other's connection replace its

@@ -1,18 +1,39 @@
 // mailtun's entry point: builds the command line (DESIGN §8) from the register functions of
 // commands.hpp and turns every way a command can end into an exit code.
 
+#include <systemd/sd-journal.h>
+#include <syslog.h>
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
+#include <algorithm>
 #include <string>
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
+#include "cli/logging.hpp"
 #include "keys/key_file.hpp"
 
 namespace {
 
 int code(mailtun::cli::ExitCode exit_code) { return static_cast<int>(exit_code); }
+
+/// Why a command failed. Under systemd it goes to the journal at priority "err", line by line, so
+/// that `journalctl -p warning` shows why a service did not start (a configuration error found by
+/// ExecStartPre's `mailtun check`, a listener that cannot bind); elsewhere to stderr.
+void report_error(const std::string& text) {
+  if (!mailtun::cli::stderr_is_journal()) {
+    std::cerr << text << '\n';
+    return;
+  }
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (end > start) sd_journal_print(LOG_ERR, "%s", text.substr(start, end - start).c_str());
+    start = end + 1;
+  }
+}
 
 }  // namespace
 
@@ -42,14 +63,14 @@ int main(int argc, char** argv) {
     // --help and --version arrive here too, as "errors" with exit code 0.
     return app.exit(e) == 0 ? code(ExitCode::ok) : code(ExitCode::usage);
   } catch (const mailtun::cli::CommandError& e) {
-    std::cerr << e.what() << '\n';
+    report_error(e.what());
     return code(e.exit_code());
   } catch (const mailtun::keys::KeyFileError& e) {
     // A key file that is missing, malformed or open to others is a configuration error.
-    std::cerr << "mailtun: " << e.what() << '\n';
+    report_error(std::string("mailtun: ") + e.what());
     return code(ExitCode::usage);
   } catch (const std::exception& e) {
-    std::cerr << "mailtun: " << e.what() << '\n';
+    report_error(std::string("mailtun: ") + e.what());
     return code(ExitCode::failure);
   }
 }

@@ -52,7 +52,8 @@ struct StatusReport {
   std::vector<PeerStatus> peers;
   std::vector<ServiceStatus> services;
   /// Handshakes refused, by reason ("rate_limited", "bad_mac1", "unknown_peer", "replayed_timestamp",
-  /// "timestamp_in_future", "malformed", "decrypt_failed", "timeout", "too_many_unfinished").
+  /// "timestamp_in_future", "malformed", "decrypt_failed", "timeout", "incomplete" (closed by the
+  /// other side before message 1 was complete), "too_many_unfinished").
   std::map<std::string, std::uint64_t> rejected_handshakes;
 };
 

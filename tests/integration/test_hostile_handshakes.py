@@ -113,7 +113,7 @@ class HostileHandshakes(TunnelTestCase):
         self.vps.wait_for_log(r"warning: handshake from 127\.0\.0\.2:\d+ refused: its public key " +
                               re.escape(rogue.public_key) + r" is not the public_key of any \[\[peer\]\]")
         self.assertGreaterEqual(rogue.count_log(r"warning: peer vps: the peer closed the connection during the "
-                                                r"handshake: it does not know this endpoint's public key " +
+                                                r"handshake without a word: it does not know this endpoint's public key " +
                                                 re.escape(rogue.public_key)), 1)
         self.assert_real_peer_unaffected()
 

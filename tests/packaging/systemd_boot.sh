@@ -110,7 +110,7 @@ rogue_key=$(mailtun pubkey < rogue.key)
 if until_true 10 sh -c "journalctl -u mailtun@vps -p warning | grep -q 'refused: its public key $rogue_key is not'"; then
   ok "an unknown key is a warning in the journal, with the key"
 else fail "no warning about the unknown key"; journalctl -u mailtun@vps -o verbose | grep -E 'PRIORITY|MESSAGE' | tail; fi
-journalctl -u mailtun@rogue -p warning | grep -q "does not know this endpoint's public key $rogue_key" &&
+journalctl -u mailtun@rogue -p warning | grep -q "without a word: it does not know this endpoint's public key $rogue_key" &&
   ok "the rogue side hears that the vps does not know its key" || fail "no warning on the rogue side"
 systemctl stop mailtun@rogue
 
@@ -132,7 +132,7 @@ cp -p vps.toml broken.toml
 cp -p vps.key broken.key
 sed -i 's|^peer = "office"$|peer = "ofice"|' broken.toml
 systemctl start mailtun@broken && fail "mailtun@broken started"
-journalctl -u mailtun@broken | grep -q 'broken.toml:[0-9]*: forward\[0\].peer: "ofice" is not the name of any' &&
+journalctl -u mailtun@broken -p err | grep -q 'broken.toml:[0-9]*: forward\[0\].peer: "ofice" is not the name of any' &&
   ok "a configuration error stops the start, with FILE:LINE in the journal" ||
   { fail "no configuration error in the journal of mailtun@broken"; journalctl -u mailtun@broken | tail; }
 systemctl stop mailtun@broken
