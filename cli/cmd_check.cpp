@@ -32,6 +32,7 @@
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "cli/pair_check.hpp"
+#include "cli/write_all.hpp"
 #include "forwarder/proxy_header.hpp"
 #include "keys/base64.hpp"
 
@@ -53,19 +54,6 @@ struct Options {
   std::string peer_config;
   bool probe = false;
 };
-
-/// Writes all of `text`, or throws a runtime failure.
-void write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw CommandError(ExitCode::failure,
-                         "mailtun check: cannot write to stdout: " + std::generic_category().message(errno));
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
 
 /// strerror's text in lowercase, to read as part of a sentence ("connection refused").
 std::string errno_text(int error) {
@@ -373,7 +361,8 @@ std::string run_probe(const Io& io, const Config& config) {
   for (const auto& [address, owner] : addresses) {
     const auto problem = try_bind(address);
     if (problem) ++bind_failed;
-    write_all(io.out, "listen " + address.to_string() + " (" + owner + "): " + problem.value_or("free") + "\n");
+    write_output(io.out, "listen " + address.to_string() + " (" + owner + "): " + problem.value_or("free") + "\n",
+                 "check");
   }
   if (bind_failed > 0) {
     failures.push_back(std::to_string(bind_failed) + " of " + std::to_string(addresses.size()) +
@@ -383,7 +372,8 @@ std::string run_probe(const Io& io, const Config& config) {
   for (const Expose& expose : config.exposes) {
     const ProbeResult result = probe(expose);
     if (!result.ok) ++failed;
-    write_all(io.out, "expose " + expose.service + " -> " + expose.target.to_string() + ": " + result.text + "\n");
+    write_output(io.out, "expose " + expose.service + " -> " + expose.target.to_string() + ": " + result.text + "\n",
+                 "check");
   }
   if (failed > 0) {
     failures.push_back(std::to_string(failed) + " of " + std::to_string(config.exposes.size()) +
@@ -396,15 +386,15 @@ std::string run_probe(const Io& io, const Config& config) {
 
 void check(const Io& io, const Options& options) {
   const Config config = load_config(options.config);  // ConfigError: every error, exit 2
-  write_all(io.out, summary(config));
-  for (const std::string& line : warnings(config)) write_all(io.err, line + "\n");
+  write_output(io.out, summary(config), "check");
+  for (const std::string& line : warnings(config)) write_output(io.err, line + "\n", "check", "to stderr");
 
   std::size_t mismatches = 0;
   if (!options.peer_config.empty()) {
     const PeerSideConfig theirs = load_peer_side_config(options.peer_config);  // ConfigError: exit 2
     for (const PairFinding& finding : check_pair(config, theirs)) {
       if (finding.kind == PairFinding::Kind::mismatch) ++mismatches;
-      write_all(io.out, to_string(finding) + "\n");
+      write_output(io.out, to_string(finding) + "\n", "check");
     }
   }
   const std::string probe_failures = options.probe ? run_probe(io, config) : std::string();

@@ -21,6 +21,7 @@
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "cli/init_plan.hpp"
+#include "cli/write_all.hpp"
 #include "keys/base64.hpp"
 #include "keys/file_descriptor.hpp"
 #include "keys/key.hpp"
@@ -55,17 +56,6 @@ struct Options {
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
 
-void write_all(int fd, std::string_view text, const std::string& what) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(ExitCode::failure, "cannot write " + what + ": " + errno_text(errno));
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-}
-
 bool path_taken(const std::filesystem::path& path) {
   struct stat status {};
   return ::lstat(path.c_str(), &status) == 0;  // a dangling symbolic link counts too
@@ -97,23 +87,15 @@ void write_config_file(const std::filesystem::path& path, std::string_view text,
   const std::string name = path.string();
   const keys::FileDescriptor fd(::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0640));
   if (fd.get() < 0) fail(ExitCode::failure, "cannot create " + name + ": " + errno_text(errno));
-  const auto abandon = [&name](const std::string& step) {
-    const int error = errno;
+  const auto abandon = [&name](const std::string& step, int error) {
     ::unlink(name.c_str());
     fail(ExitCode::failure, "cannot " + step + " " + name + ": " + errno_text(error));
   };
   // The umask (077 by now) took the group's read bit away; the service needs it.
-  if (::fchmod(fd.get(), 0640) != 0) abandon("set mode 0640 on");
-  if (gid && ::fchown(fd.get(), static_cast<uid_t>(-1), *gid) != 0) abandon("set the group of");
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd.get(), text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      abandon("write");
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  if (::fsync(fd.get()) != 0) abandon("sync");
+  if (::fchmod(fd.get(), 0640) != 0) abandon("set mode 0640 on", errno);
+  if (gid && ::fchown(fd.get(), static_cast<uid_t>(-1), *gid) != 0) abandon("set the group of", errno);
+  if (const std::error_code error = write_all(fd.get(), text)) abandon("write", error.value());
+  if (::fsync(fd.get()) != 0) abandon("sync", errno);
 }
 
 /// Removes `path` for --force; a file that is not there is fine.
@@ -182,11 +164,13 @@ void init(const Io& io, const Options& options) {
   }
 
   if (options.force && replacing_key) {
-    write_all(io.err, "mailtun init: warning: replaced the private key in " + plan->key_path.string() +
-                          "; the other side needs the new public key\n", "to stderr");
+    write_output(io.err,
+                 "mailtun init: warning: replaced the private key in " + plan->key_path.string() +
+                     "; the other side needs the new public key\n",
+                 "init", "to stderr");
   }
   const std::string access = gid ? "mode 0640, group mailtun: the service reads it" : "mode 0640";
-  write_all(io.out, init_report(*plan, public_key, access), "to stdout");
+  write_output(io.out, init_report(*plan, public_key, access), "init");
 }
 
 }  // namespace

@@ -8,13 +8,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <string>
 #include <string_view>
 #include <system_error>
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
+#include "cli/write_all.hpp"
 #include "keys/base64.hpp"
 #include "keys/key.hpp"
 #include "keys/key_file.hpp"
@@ -24,25 +24,6 @@ namespace mailtun::cli {
 
 namespace {
 
-/// Writes all of `text`; returns 0 or the errno of the failed write.
-int write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return 0;
-}
-
-[[noreturn]] void throw_write_error(std::string_view command, int error) {
-  throw CommandError(ExitCode::failure,
-                     "mailtun " + std::string(command) +
-                         ": cannot write to stdout: " + std::generic_category().message(error));
-}
-
 /// Prints a key's base64 and a newline in one write, as `wg` does with puts(). The secret's text
 /// exists only in `text` and the stack buffer, and both are wiped before anything can throw.
 void print_secret(const Io& io, std::string_view command, keys::KeySpan key) {
@@ -51,9 +32,9 @@ void print_secret(const Io& io, std::string_view command, keys::KeySpan key) {
   std::copy(text.begin(), text.end(), line.begin());
   sodium_memzero(text.data(), text.size());
   line.back() = '\n';
-  const int error = write_all(io.out, std::string_view(line.data(), line.size()));
+  const std::error_code error = write_all(io.out, std::string_view(line.data(), line.size()));
   sodium_memzero(line.data(), line.size());
-  if (error != 0) throw_write_error(command, error);
+  if (error) throw write_error(command, "to stdout", error);
 }
 
 /// Makes what this process creates private, as `wg genkey` does. A shell's `> file` has already
@@ -99,9 +80,7 @@ void pubkey(const Io& io) {
   }
   const auto key = keys::parse_private_key(text.view());
   if (!key) throw CommandError(ExitCode::usage, "mailtun pubkey: stdin: " + key.error());
-  if (const int error = write_all(io.out, keys::to_base64(key->public_key().bytes()) + "\n")) {
-    throw_write_error("pubkey", error);
-  }
+  write_output(io.out, keys::to_base64(key->public_key().bytes()) + "\n", "pubkey");
 }
 
 }  // namespace

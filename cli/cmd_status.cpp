@@ -21,6 +21,7 @@
 #include "cli/control_client.hpp"
 #include "cli/error_text.hpp"
 #include "cli/status_report.hpp"
+#include "cli/write_all.hpp"
 
 namespace mailtun::cli {
 
@@ -38,15 +39,6 @@ struct StatusOptions {
 
 [[noreturn]] void fail(ExitCode code, const std::string& message) {
   throw CommandError(code, "mailtun status: " + message);
-}
-
-void write_all(int fd, std::string_view text) {
-  while (!text.empty()) {
-    const ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(ExitCode::failure, std::string("cannot write to stdout: ") + std::strerror(errno));
-    text.remove_prefix(static_cast<std::size_t>(n));
-  }
 }
 
 /// The control socket that the configuration at `file` gives its endpoint: interface.control_socket
@@ -135,7 +127,7 @@ void run_status(const StatusOptions& options, const Io& io, const fs::path& runt
     const fs::path path =
         !options.socket.empty() ? fs::path(options.socket) : control_socket_of(options.config, runtime_directory);
     const Answer answer = ask(path);
-    write_all(io.out, options.json ? answer.json + "\n" : render_text(answer.report));
+    write_output(io.out, options.json ? answer.json + "\n" : render_text(answer.report), "status");
     return;
   }
 
@@ -152,18 +144,18 @@ void run_status(const StatusOptions& options, const Io& io, const fs::path& runt
       const Answer answer = ask(path);
       shown.push_back(options.json ? answer.json : render_text(answer.report));
     } catch (const CommandError& e) {
-      write_all(io.err, std::string(e.what()) + "\n");
+      write_output(io.err, std::string(e.what()) + "\n", "status", "to stderr");
       if (!failure) failure = e;
     }
   }
   if (options.json) {
     std::string array = "[";
     for (const std::string& object : shown) array += (array.size() > 1 ? "," : "") + object;
-    write_all(io.out, array + "]\n");
+    write_output(io.out, array + "]\n", "status");
   } else {
     std::string text;
     for (const std::string& block : shown) text += (text.empty() ? "" : "\n") + block;
-    write_all(io.out, text);
+    write_output(io.out, text, "status");
   }
   if (failure) {
     throw CommandError(ExitCode::failure, "mailtun status: " + std::to_string(sockets.size() - shown.size()) + " of " +

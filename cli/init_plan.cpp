@@ -192,6 +192,13 @@ std::string snippet_files(const InitPlan& plan) {
   return list;
 }
 
+/// The last step on either side, in the same words for both.
+std::string check_and_start_step(const InitPlan& plan) {
+  return "Check the configuration, then start mailtun now and at every boot:\n"
+         "     mailtun check --config " + plan.config_path.string() + "\n"
+         "     systemctl enable --now mailtun@" + plan.name + "\n";
+}
+
 std::vector<std::string> vps_steps(const InitPlan& plan, std::string_view public_key) {
   std::vector<std::string> steps;
   // A listener on one address tells the office where to dial; a wildcard does not.
@@ -214,9 +221,7 @@ std::vector<std::string> vps_steps(const InitPlan& plan, std::string_view public
   steps.push_back("Add the lines below to /etc/postfix/main.cf and /etc/postfix/master.cf (replacing any\n"
                   "   submission service already there), set virtual_mailbox_domains, then run:\n"
                   "     postfix check && systemctl reload postfix\n");
-  steps.push_back("Check the configuration, then start mailtun now and at every boot:\n"
-                  "     mailtun check --config " + plan.config_path.string() + "\n"
-                  "     systemctl enable --now mailtun@" + plan.name + "\n");
+  steps.push_back(check_and_start_step(plan));
   return steps;
 }
 
@@ -236,9 +241,7 @@ std::vector<std::string> office_steps(const InitPlan& plan, std::string_view pub
   steps.push_back("If this office runs Postfix for its outbound mail, add its main.cf lines below to\n"
                   "   /etc/postfix/main.cf, then run:\n"
                   "     postfix check && systemctl reload postfix\n");
-  steps.push_back("Check the configuration, then start mailtun now and at every boot:\n"
-                  "     mailtun check --config " + plan.config_path.string() + "\n"
-                  "     systemctl enable --now mailtun@" + plan.name + "\n");
+  steps.push_back(check_and_start_step(plan));
   return steps;
 }
 

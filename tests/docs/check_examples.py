@@ -34,6 +34,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from markdown_doc import ROOT, fenced_blocks, shown
+
 FRAGMENT_MARK = "<!-- fragment -->"
 PLACEHOLDER = re.compile(r"<([a-z ]+) of ([A-Za-z0-9._-]+)>")
 ANY_PLACEHOLDER = re.compile(r'"<[^">]*>"')
@@ -52,26 +54,9 @@ class Block:
 
 
 def blocks_of(doc: Path) -> list[Block]:
-    """Every fenced block of a Markdown file, with the fence's line and what precedes it."""
-    lines = doc.read_text(encoding="utf-8").splitlines()
-    found = []
-    i = 0
-    while i < len(lines):
-        opening = re.match(r"^\s*(```+|~~~+)\s*([^\s`]*)", lines[i])
-        if not opening:
-            i += 1
-            continue
-        fence, language = opening.group(1), opening.group(2).lower()
-        end = i + 1
-        while end < len(lines) and not lines[end].strip().startswith(fence):
-            end += 1
-        if end == len(lines):
-            raise SystemExit(f"{doc}:{i + 1}: fenced block never closed")
-        before = [line.strip() for line in lines[:i] if line.strip()]
-        fragment = bool(before) and before[-1] == FRAGMENT_MARK
-        found.append(Block(doc, i + 1, language, "\n".join(lines[i + 1:end]) + "\n", fragment))
-        i = end + 1
-    return found
+    """Every fenced block of a Markdown file, with the fence's line and whether it is a fragment."""
+    return [Block(doc, block.line, block.language, "\n".join(block.lines) + "\n", block.mark == FRAGMENT_MARK)
+            for block in fenced_blocks(doc)]
 
 
 class Keys:
@@ -155,8 +140,7 @@ def main() -> int:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     mailtun = sys.argv[1]
-    root = Path(__file__).resolve().parents[2]
-    docs = [Path(p) for p in sys.argv[2:]] or [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    docs = [Path(p) for p in sys.argv[2:]] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
     failures = []
     checked = skipped = 0
@@ -164,10 +148,9 @@ def main() -> int:
         work = Path(tmp)
         keys = Keys(mailtun, work)
         for doc in docs:
-            shown = doc.relative_to(root) if doc.is_absolute() and doc.is_relative_to(root) else doc
             for block in blocks_of(doc):
-                block.doc = shown
-                where = f"{shown}:{block.fence_line}"
+                block.doc = shown(doc)
+                where = f"{block.doc}:{block.fence_line}"
                 looks_like_config = any(CONFIG_TABLE_LINE.match(line) for line in block.text.splitlines())
                 if block.fragment:
                     print(f"{where}: fragment, skipped")

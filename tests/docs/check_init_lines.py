@@ -37,8 +37,10 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
+
+from markdown_doc import ROOT, FencedBlock, fenced_blocks, lines_outside_fences, shown
 
 FROM_MARK = re.compile(r"^<!-- from: mailtun init --role (vps|office) -->$")
 NOT_FROM_MARK = re.compile(r"^<!-- not from init: (.+) -->$")
@@ -50,48 +52,16 @@ CODE_SPAN = re.compile(r"`([^`\n]+)`")
 SNIPPET_HEADER = re.compile(r"^# --- (?:postfix )?(\S+).* ---$")
 
 
-@dataclass
-class Block:
-    line: int  # 1-based line of the opening fence
-    language: str
-    lines: list[str]
-    mark: str  # the marker line before the fence, or ""
-
-
-def blocks_of(doc: Path) -> list[Block]:
-    lines = doc.read_text(encoding="utf-8").splitlines()
-    found = []
-    i = 0
-    while i < len(lines):
-        opening = re.match(r"^\s*(```+|~~~+)\s*([^\s`]*)", lines[i])
-        if not opening:
-            i += 1
-            continue
-        fence = opening.group(1)
-        indent = len(lines[i]) - len(lines[i].lstrip())  # a block inside a list item is indented
-        end = i + 1
-        while end < len(lines) and not lines[end].strip().startswith(fence):
-            end += 1
-        if end == len(lines):
-            raise SystemExit(f"{doc}:{i + 1}: fenced block never closed")
-        before = [line.strip() for line in lines[:i] if line.strip()]
-        body = [line[indent:] if not line[:indent].strip() else line.lstrip() for line in lines[i + 1:end]]
-        found.append(Block(i + 1, opening.group(2).lower(), body, before[-1] if before else ""))
-        i = end + 1
-    return found
+def blocks_of(doc: Path) -> list[FencedBlock]:
+    """Every fenced block, its lines moved left by its fence's indentation (a block in a list item)."""
+    return [replace(block, lines=[line[block.indent:] if not line[:block.indent].strip() else line.lstrip()
+                                  for line in block.lines])
+            for block in fenced_blocks(doc)]
 
 
 def spans_of(doc: Path) -> list[tuple[int, str]]:
     """Inline code spans outside fenced blocks, with their line."""
-    spans = []
-    in_fence = False
-    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
-        if re.match(r"^\s*(```|~~~)", line):
-            in_fence = not in_fence
-            continue
-        if not in_fence:
-            spans += [(number, span) for span in CODE_SPAN.findall(line)]
-    return spans
+    return [(number, span) for number, line in lines_outside_fences(doc) for span in CODE_SPAN.findall(line)]
 
 
 def run_init(mailtun: str, args: list[str]) -> str:
@@ -120,7 +90,7 @@ def init_outputs(mailtun: str) -> dict[str, list[str]]:
                 for role, text in (("vps", vps), ("office", office))}
 
 
-def missing_lines(block: Block, output: list[str]) -> list[tuple[int, str]]:
+def missing_lines(block: FencedBlock, output: list[str]) -> list[tuple[int, str]]:
     """The block's lines that are not in `output` in order: (line number, text)."""
     missing = []
     position = 0
@@ -177,8 +147,7 @@ def main() -> int:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
     mailtun = sys.argv[1]
-    root = Path(__file__).resolve().parents[2]
-    docs = [Path(p) for p in sys.argv[2:]] or [root / "docs" / name for name in
+    docs = [Path(p) for p in sys.argv[2:]] or [ROOT / "docs" / name for name in
                                               ("quickstart.md", "postfix.md", "dovecot.md")]
     outputs = init_outputs(mailtun)
     settings = settings_of(outputs)
@@ -186,14 +155,14 @@ def main() -> int:
     problems = []
     quoted = skipped = 0
     for doc in docs:
-        shown = doc.relative_to(root) if doc.is_absolute() and doc.is_relative_to(root) else doc
+        name = shown(doc)
         for block in blocks_of(doc):
-            where = f"{shown}:{block.line}"
+            where = f"{name}:{block.line}"
             if m := FROM_MARK.match(block.mark):
                 quoted += 1
                 missing = missing_lines(block, outputs[m.group(1)])
                 for number, text in missing:
-                    problems.append(f"{shown}:{number}: not in what `mailtun init --role {m.group(1)}` prints "
+                    problems.append(f"{name}:{number}: not in what `mailtun init --role {m.group(1)}` prints "
                                     f"(or out of its order): {text.strip()}")
                 print(f"{where}: from init --role {m.group(1)}: "
                       + ("ok" if not missing else f"{len(missing)} lines not found"))
@@ -206,7 +175,7 @@ def main() -> int:
                                 "on the line before it (or ```sh for commands, ```toml for a configuration)")
         for number, span in spans_of(doc):
             if why := stale_span(span, settings):
-                problems.append(f"{shown}:{number}: `{span}`: {why}")
+                problems.append(f"{name}:{number}: `{span}`: {why}")
 
     for problem in problems:
         print(problem)

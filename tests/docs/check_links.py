@@ -12,20 +12,15 @@ import re
 import sys
 from pathlib import Path
 
+from markdown_doc import ROOT, lines_outside_fences
+
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"`[^`]*`")
 
 
 def broken_links(doc: Path, root: Path) -> list[str]:
     found = []
-    in_fence = False
-    for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
-        if FENCE.match(line):
-            in_fence = not in_fence
-            continue
-        if in_fence:
-            continue
+    for number, line in lines_outside_fences(doc):
         for target in LINK.findall(CODE_SPAN.sub("", line)):
             if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE) or target.startswith("#"):
                 continue
@@ -36,9 +31,8 @@ def broken_links(doc: Path, root: Path) -> list[str]:
 
 
 def main() -> int:
-    root = Path(__file__).resolve().parents[2]
-    docs = [Path(p).resolve() for p in sys.argv[1:]] or [root / "README.md", *sorted((root / "docs").glob("*.md"))]
-    problems = [p for doc in docs for p in broken_links(doc, root)]
+    docs = [Path(p).resolve() for p in sys.argv[1:]] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    problems = [p for doc in docs for p in broken_links(doc, ROOT)]
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{len(docs)} documents, {len(problems)} broken links")

@@ -12,34 +12,13 @@
 set -euo pipefail
 deb=$(realpath "$1")
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIPPED: needs root (debootstrap and chroot)"
-  exit 77
-fi
-if ! command -v debootstrap >/dev/null; then
-  echo "SKIPPED: debootstrap is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
-# package_deb_lintian builds it, and when that fails this test does not run: no package means it was
-# skipped.
-[ -f "$deb" ] || { echo "SKIPPED: no package $deb (package_deb_lintian was skipped)"; exit 77; }
-
-work=$(mktemp -d /var/tmp/mailtun-minbase.XXXXXX)
-root=$work/root
-cleanup() {
-  # No mounts are made in the root; refuse to delete anything that is mounted all the same.
-  if grep -qF " $work/" /proc/self/mounts; then
-    echo "cleanup: something is mounted under $work; left in place" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
+source "$(dirname "$0")/minbase_root.sh"
+minbase_preflight "$deb" debootstrap chroot
+minbase_workdir minbase
 
 step() { echo; echo "== $*"; }
 
 step "a fresh minbase root"
-source "$(dirname "$0")/minbase_root.sh"
 minbase_root "$root"
 
 # Every file with its type, mode and owner; files in /etc with their checksum as well. Not compared:

@@ -1,4 +1,8 @@
 # Sourced by the packaging tests that need a minimal Debian 12 root. Defines:
+#   minbase_preflight DEB TOOL...  exit 77 with "SKIPPED: why" unless this is root, every TOOL is
+#                      installed and the package DEB exists
+#   minbase_workdir NAME  a fresh directory $work (/var/tmp/mailtun-NAME.XXXXXX), with $root=$work/root
+#                      for minbase_root, removed on exit unless something is still mounted under it
 #   minbase_root DIR   unpack a fresh root into DIR (made once by debootstrap --variant=minbase and kept
 #                      as a tarball in $MAILTUN_TEST_CACHE, default /var/cache/mailtun-tests, renewed
 #                      after a week), with apt's lists up to date and a policy-rc.d that starts nothing
@@ -7,6 +11,40 @@
 
 minbase_cache=${MAILTUN_TEST_CACHE:-/var/cache/mailtun-tests}
 minbase_mirror=${MAILTUN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+
+minbase_preflight() {
+  local deb=$1 tool
+  shift
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIPPED: needs root (to run $*)"
+    exit 77
+  fi
+  for tool in "$@"; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "SKIPPED: $tool is not installed (scripts/install-deps.sh installs it)"
+      exit 77
+    fi
+  done
+  # package_deb_lintian builds it, and when that fails the test that needs it does not run: no
+  # package means it was skipped.
+  [ -f "$deb" ] || { echo "SKIPPED: no package $deb (package_deb_lintian was skipped)"; exit 77; }
+}
+
+minbase_workdir() {
+  work=$(mktemp -d "/var/tmp/mailtun-$1.XXXXXX")
+  root=$work/root
+  trap minbase_remove_workdir EXIT
+}
+
+minbase_remove_workdir() {
+  # A test may mount things in the root (systemd-nspawn does, and unmounts them when the container
+  # stops); never delete through a mount.
+  if grep -qF " $work/" /proc/self/mounts; then
+    echo "cleanup: something is still mounted under $work; left in place" >&2
+  else
+    rm -rf "$work"
+  fi
+}
 
 in_root() {
   chroot "$minbase_dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \

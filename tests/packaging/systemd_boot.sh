@@ -11,34 +11,11 @@
 set -euo pipefail
 deb=$(realpath "$1")
 
-if [ "$(id -u)" -ne 0 ]; then
-  echo "SKIPPED: needs root (debootstrap, systemd-nspawn)"
-  exit 77
-fi
-for tool in debootstrap systemd-nspawn; do
-  if ! command -v $tool >/dev/null; then
-    echo "SKIPPED: $tool is not installed (scripts/install-deps.sh installs it)"
-    exit 77
-  fi
-done
-# package_deb_lintian builds it, and when that fails this test does not run: no package means it was
-# skipped.
-[ -f "$deb" ] || { echo "SKIPPED: no package $deb (package_deb_lintian was skipped)"; exit 77; }
-
-work=$(mktemp -d /var/tmp/mailtun-boot.XXXXXX)
-root=$work/root
-cleanup() {
-  # systemd-nspawn unmounts what it mounted when the container stops; never delete through a mount.
-  if grep -qF " $work/" /proc/self/mounts; then
-    echo "cleanup: something is still mounted under $work; left in place" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
+source "$(dirname "$0")/minbase_root.sh"
+minbase_preflight "$deb" debootstrap systemd-nspawn
+minbase_workdir boot
 
 echo "== a minbase root with systemd and the package"
-source "$(dirname "$0")/minbase_root.sh"
 minbase_root "$root"
 cp "$deb" "$root/tmp/"
 in_root apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends systemd systemd-sysv \

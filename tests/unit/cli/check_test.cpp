@@ -14,10 +14,8 @@
 #include <CLI/CLI.hpp>
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -27,67 +25,17 @@
 #include "keys/base64.hpp"
 #include "keys/key.hpp"
 #include "keys/key_file.hpp"
+#include "tests/support/command_runner.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A pipe whose read end is drained on a thread of its own, so a command may write any amount.
-class Capture {
- public:
-  Capture() {
-    EXPECT_EQ(::pipe(fds_.data()), 0);
-    reader_ = std::thread([this] {
-      std::array<char, 4096> buffer{};
-      ssize_t n = 0;
-      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0) text_.append(buffer.data(), static_cast<std::size_t>(n));
-    });
-  }
-  ~Capture() {
-    if (fds_[1] >= 0) (void)text();
-    ::close(fds_[0]);
-  }
-  Capture(const Capture&) = delete;
-  Capture& operator=(const Capture&) = delete;
-  [[nodiscard]] int writer() const { return fds_[1]; }
-  /// Closes the write end and returns everything written.
-  std::string text() {
-    ::close(std::exchange(fds_[1], -1));
-    reader_.join();
-    return text_;
-  }
+using Result = testing::CommandResult;
 
- private:
-  std::array<int, 2> fds_{-1, -1};
-  std::thread reader_;
-  std::string text_;
-};
-
-struct Result {
-  std::string out;
-  std::string err;
-  std::optional<ExitCode> failure;  // set if the command threw CommandError
-  std::string message;
-};
-
-Result run(const std::vector<std::string>& args) {
-  Capture out;
-  Capture err;
-  CLI::App app{"mailtun", "mailtun"};
-  register_check_command(app, Io{0, out.writer(), err.writer()});
-  Result result;
-  try {
-    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
-    app.parse(reversed);
-  } catch (const CommandError& e) {
-    result.failure = e.exit_code();
-    result.message = e.what();
-  }
-  result.out = out.text();
-  result.err = err.text();
-  return result;
-}
+Result run(const std::vector<std::string>& args) { return testing::run_command(register_check_command, args); }
 
 /// A TCP server on 127.0.0.1 (port chosen by the kernel) for one connection: it reads `expect`
 /// bytes if asked to, or a line if `expect_line` (a PROXY header), records them, writes `greeting`
@@ -184,18 +132,11 @@ class BoundPort {
 /// A port on 127.0.0.1 that was free a moment ago.
 std::uint16_t free_port() { return BoundPort(false).port(); }
 
-class CheckCommandTest : public ::testing::Test {
+class CheckCommandTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-check-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
     keys::write_key_file(dir_ / "vps.key", keys::to_base64(vps_key_.bytes()) + "\n");
     office_public_ = keys::to_base64(office_key_.public_key().bytes());
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   /// Writes a configuration of the VPS with `exposes` appended and returns its path. Its listeners
@@ -210,11 +151,7 @@ class CheckCommandTest : public ::testing::Test {
 
   /// Writes `text` to `name` in the test directory (mode 0600) and returns its path.
   std::string write(const std::string& name, const std::string& text) {
-    const fs::path path = dir_ / name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    ::close(fd);
-    return path.string();
+    return write_file(name, text).string();
   }
 
   static std::string expose(const std::string& service, std::uint16_t port, const std::string& extra = "") {
@@ -222,7 +159,6 @@ class CheckCommandTest : public ::testing::Test {
            "\"\npeers = [\"office\"]\nallow_any_port = true\n" + extra;
   }
 
-  fs::path dir_;
   keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
   keys::PrivateKey office_key_ = keys::PrivateKey::generate();
   std::string office_public_;
@@ -252,11 +188,7 @@ TEST_F(CheckCommandTest, ValidConfigurationPrintsASummary) {
 TEST_F(CheckCommandTest, DialingPeerShowsItsEndpoint) {
   const std::string text = "[interface]\nprivate_key_file = \"vps.key\"\n[[peer]]\nname = \"vps\"\npublic_key = \"" +
                            office_public_ + "\"\nendpoint = \"vps.example.org:7424\"\n";
-  const fs::path office = dir_ / "office.toml";
-  const int fd = ::open(office.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-  ::close(fd);
-  const Result r = run({"check", "--config", office.string()});
+  const Result r = run({"check", "--config", write("office.toml", text)});
   ASSERT_FALSE(r.failure) << r.message;
   EXPECT_NE(r.out.find("interface office: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(", does not listen"), std::string::npos) << r.out;

@@ -6,18 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
-#include <array>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <regex>
 #include <sstream>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
 #include "cli/command_error.hpp"
@@ -25,66 +18,17 @@
 #include "cli/config.hpp"
 #include "keys/base64.hpp"
 #include "keys/key_file.hpp"
+#include "tests/support/command_runner.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A pipe whose read end is drained on a thread of its own, so a command may write any amount.
-class Capture {
- public:
-  Capture() {
-    EXPECT_EQ(::pipe(fds_.data()), 0);
-    reader_ = std::thread([this] {
-      std::array<char, 4096> buffer{};
-      ssize_t n = 0;
-      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0) text_.append(buffer.data(), static_cast<std::size_t>(n));
-    });
-  }
-  ~Capture() {
-    if (fds_[1] >= 0) (void)text();
-    ::close(fds_[0]);
-  }
-  Capture(const Capture&) = delete;
-  Capture& operator=(const Capture&) = delete;
-  [[nodiscard]] int writer() const { return fds_[1]; }
-  std::string text() {
-    ::close(std::exchange(fds_[1], -1));
-    reader_.join();
-    return text_;
-  }
+using Result = testing::CommandResult;
 
- private:
-  std::array<int, 2> fds_{};
-  std::string text_;
-  std::thread reader_;
-};
-
-struct Result {
-  std::string out;
-  std::string err;
-  std::optional<ExitCode> failure;
-  std::string message;
-};
-
-Result run(std::vector<std::string> args) {
-  Capture out;
-  Capture err;
-  CLI::App app{"mailtun", "mailtun"};
-  register_init_command(app, Io{0, out.writer(), err.writer()});
-  Result result;
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
-  try {
-    app.parse(reversed);
-  } catch (const CommandError& e) {
-    result.failure = e.exit_code();
-    result.message = e.what();
-  }
-  result.out = out.text();
-  result.err = err.text();
-  return result;
-}
+Result run(const std::vector<std::string>& args) { return testing::run_command(register_init_command, args); }
 
 std::string read_file(const fs::path& path) {
   std::ifstream in(path);
@@ -117,19 +61,7 @@ void paste_key(const fs::path& config, const std::string& key) {
   write_file(config, std::regex_replace(text, placeholder, "public_key = \"" + key + "\""));
 }
 
-class InitCommandTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-init-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-  fs::path dir_;
-};
+class InitCommandTest : public testing::TempDirTest {};
 
 TEST_F(InitCommandTest, WritesAPrivateKeyAndAConfigurationAndPrintsThePublicKey) {
   const Result r = run({"init", "--role", "vps", "--dir", dir_.string()});

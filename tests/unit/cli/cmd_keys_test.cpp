@@ -6,21 +6,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <optional>
 #include <regex>
 #include <string>
-#include <utility>
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "keys/base64.hpp"
+#include "tests/support/command_runner.hpp"
 
 namespace mailtun::cli {
 namespace {
@@ -32,57 +29,11 @@ constexpr const char* alice_public = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm
 
 const std::regex key_line("^[A-Za-z0-9+/]{43}=\n$");
 
-struct Pipe {
-  Pipe() { EXPECT_EQ(::pipe(fds.data()), 0); }
-  ~Pipe() {
-    for (const int fd : fds) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  int reader() const { return fds[0]; }
-  int writer() const { return fds[1]; }
-  void close_writer() { ::close(std::exchange(fds[1], -1)); }
-  std::string drain() {
-    close_writer();
-    std::string text;
-    std::array<char, 4096> buffer{};
-    ssize_t n = 0;
-    while ((n = ::read(fds[0], buffer.data(), buffer.size())) > 0) text.append(buffer.data(), n);
-    return text;
-  }
-  std::array<int, 2> fds{};
-};
+using Result = testing::CommandResult;
 
-struct Result {
-  std::string out;
-  std::string err;
-  std::optional<ExitCode> failure;  // set if the command threw CommandError
-  std::string message;
-};
-
-// Runs `mailtun ARGS` with `input` on stdin. Input and output stay well within a pipe's buffer, so
-// one thread will do. `out_fd`, if given, replaces the stdout pipe.
+// Runs `mailtun ARGS` with `input` on stdin. `out_fd`, if given, replaces the stdout pipe.
 Result run(const std::string& args, const std::string& input = {}, int out_fd = -1) {
-  Pipe in;
-  Pipe out;
-  Pipe err;
-  EXPECT_EQ(::write(in.writer(), input.data(), input.size()), static_cast<ssize_t>(input.size()));
-  in.close_writer();
-
-  CLI::App app{"mailtun", "mailtun"};
-  register_keys_commands(app, Io{in.reader(), out_fd >= 0 ? out_fd : out.writer(), err.writer()});
-  Result result;
-  try {
-    app.parse(args, false);
-  } catch (const CommandError& e) {
-    result.failure = e.exit_code();
-    result.message = e.what();
-  }
-  result.out = out.drain();
-  result.err = err.drain();
-  return result;
+  return testing::run_command(register_keys_commands, args, {.stdin_text = input, .out_fd = out_fd});
 }
 
 // genkey and genpsk change the umask, as `wg` does; put it back for the other tests.

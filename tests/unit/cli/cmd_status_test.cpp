@@ -8,64 +8,24 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <array>
 #include <cstring>
 #include <fstream>
-#include <optional>
-#include <thread>
-#include <utility>
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
 #include "cli/control_server.hpp"
 #include "keys/file_descriptor.hpp"
+#include "tests/support/command_runner.hpp"
 #include "tests/support/io_thread.hpp"
 #include "tests/support/status_sample.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-/// A pipe whose read end is drained on a thread of its own, so a command may write any amount.
-class Capture {
- public:
-  Capture() {
-    EXPECT_EQ(::pipe(fds_.data()), 0);
-    reader_ = std::thread([this] {
-      std::array<char, 4096> buffer{};
-      ssize_t n = 0;
-      while ((n = ::read(fds_[0], buffer.data(), buffer.size())) > 0)
-        text_.append(buffer.data(), static_cast<std::size_t>(n));
-    });
-  }
-  ~Capture() {
-    if (fds_[1] >= 0) (void)text();
-    ::close(fds_[0]);
-  }
-  Capture(const Capture&) = delete;
-  Capture& operator=(const Capture&) = delete;
-  [[nodiscard]] int writer() const { return fds_[1]; }
-  std::string text() {
-    if (fds_[1] >= 0) {
-      ::close(std::exchange(fds_[1], -1));
-      reader_.join();
-    }
-    return text_;
-  }
-
- private:
-  std::array<int, 2> fds_{};
-  std::thread reader_;
-  std::string text_;
-};
-
-struct Result {
-  std::string out;
-  std::string err;
-  std::optional<ExitCode> failure;
-  std::string message;
-};
+using Result = testing::CommandResult;
 
 StatusReport report_named(const std::string& name) {
   StatusReport report = testing::sample_status();
@@ -73,18 +33,12 @@ StatusReport report_named(const std::string& name) {
   return report;
 }
 
-class StatusCommandTest : public ::testing::Test {
+class StatusCommandTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-status-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
   void TearDown() override {
     io_.run([this] {
       for (auto& server : servers_) server->stop();
     });
-    fs::remove_all(dir_);
   }
 
   /// An endpoint answering at `path` with a report for interface `name`.
@@ -97,29 +51,12 @@ class StatusCommandTest : public ::testing::Test {
   }
 
   Result run(const std::string& args) {
-    Capture out;
-    Capture err;
-    CLI::App app{"mailtun", "mailtun"};
-    register_status_command(app, Io{0, out.writer(), err.writer()}, dir_);
-    Result result;
-    try {
-      app.parse(args, false);
-    } catch (const CommandError& e) {
-      result.failure = e.exit_code();
-      result.message = e.what();
-    } catch (const CLI::ParseError& e) {
-      result.failure = ExitCode::usage;
-      result.message = e.what();
-    }
-    result.out = out.text();
-    result.err = err.text();
-    return result;
+    return testing::run_command([this](CLI::App& app, Io io) { register_status_command(app, io, dir_); }, args);
   }
 
   void write_config(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
 
   testing::IoThread io_;
-  fs::path dir_;
   std::vector<std::shared_ptr<ControlServer>> servers_;
 };
 

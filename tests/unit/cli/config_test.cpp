@@ -21,6 +21,7 @@
 #include "keys/base64.hpp"
 #include "keys/key.hpp"
 #include "keys/key_file.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
@@ -49,12 +50,9 @@ std::string fill(std::string text, const std::vector<std::pair<std::string, std:
 
 // Each test gets a directory holding fresh keys for both endpoints (files of mode 0600) and writes
 // its configuration files there.
-class ConfigTest : public ::testing::Test {
+class ConfigTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-config-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
     vps_private_ = keys::to_base64(vps_key_.bytes());
     office_private_ = keys::to_base64(office_key_.bytes());
     vps_public_ = keys::to_base64(vps_key_.public_key().bytes());
@@ -63,21 +61,6 @@ class ConfigTest : public ::testing::Test {
     keys::write_key_file(dir_ / "vps.key", vps_private_ + "\n");
     keys::write_key_file(dir_ / "office.key", office_private_ + "\n");
     keys::write_key_file(dir_ / "office.psk", psk_text_ + "\n");
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  /// Writes `text` (after fill()) to `name` with `mode` and returns its path.
-  fs::path write(const std::string& name, const std::string& text, mode_t mode = 0600) {
-    const fs::path path = dir_ / name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    EXPECT_GE(fd, 0) << std::strerror(errno);
-    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    EXPECT_EQ(::fchmod(fd, mode), 0);
-    ::close(fd);
-    return path;
   }
 
   [[nodiscard]] std::string filled(const std::string& text) const {
@@ -90,7 +73,7 @@ class ConfigTest : public ::testing::Test {
 
   /// The errors of loading `text` as `name`; fails the test if it loads.
   std::vector<std::string> errors(const std::string& name, const std::string& text, mode_t mode = 0600) {
-    const fs::path path = write(name, filled(text), mode);
+    const fs::path path = write_file(name, filled(text), mode);
     try {
       (void)load_config(path);
     } catch (const ConfigError& e) {
@@ -115,10 +98,9 @@ class ConfigTest : public ::testing::Test {
   }
 
   Config load(const std::string& name, const std::string& text, mode_t mode = 0600) {
-    return load_config(write(name, filled(text), mode));
+    return load_config(write_file(name, filled(text), mode));
   }
 
-  fs::path dir_;
   keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
   keys::PrivateKey office_key_ = keys::PrivateKey::generate();
   keys::PresharedKey psk_ = keys::PresharedKey::generate();
@@ -851,7 +833,7 @@ public_key = "{VPS_PUBLIC}"
 preshared_key_file = "elsewhere/office.psk"
 endpoint = "vps.example.org:7424"
 )";
-  const PeerSideConfig loaded = load_peer_side_config(write("office.toml", filled(text)));
+  const PeerSideConfig loaded = load_peer_side_config(write_file("office.toml", filled(text)));
   ASSERT_TRUE(loaded.private_key_unread);
   EXPECT_NE(loaded.private_key_unread->find("elsewhere/office.key: no such file"), std::string::npos)
       << *loaded.private_key_unread;
@@ -861,7 +843,7 @@ endpoint = "vps.example.org:7424"
   EXPECT_EQ(errors("office.toml", text).size(), 2U);
 
   // Every other problem is still an error.
-  EXPECT_THROW((void)load_peer_side_config(write("bad.toml", filled(text + "[[forward]]\nservice = \"lmtp\"\n"))),
+  EXPECT_THROW((void)load_peer_side_config(write_file("bad.toml", filled(text + "[[forward]]\nservice = \"lmtp\"\n"))),
                ConfigError);
 }
 

@@ -20,8 +20,10 @@
 
 #include "cli/control_client.hpp"
 #include "keys/file_descriptor.hpp"
+#include "tests/support/client_socket.hpp"
 #include "tests/support/io_thread.hpp"
 #include "tests/support/status_sample.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
@@ -31,44 +33,13 @@ using namespace std::chrono_literals;
 
 constexpr auto ask_timeout = 5s;
 
-/// A connected, blocking unix socket that the test drives by hand.
-using Socket = std::unique_ptr<keys::FileDescriptor>;
+using testing::read_to_end;
+using testing::Socket;
 
-Socket connect_to(const fs::path& path) {
-  auto fd = std::make_unique<keys::FileDescriptor>(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, path.c_str(), sizeof(address.sun_path) - 1);
-  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0)
-      << std::strerror(errno);
-  return fd;
-}
-
-/// Reads until the server closes; "timeout" if it has not within `limit`.
-std::string read_to_end(int fd, std::chrono::milliseconds limit) {
-  timeval tv{.tv_sec = limit.count() / 1000, .tv_usec = (limit.count() % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
-    if (n == 0) return text;
-    if (n < 0) return errno == EAGAIN ? "timeout" : std::strerror(errno);
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-}
-
-class ControlServerTest : public ::testing::Test {
+class ControlServerTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-control-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    path_ = dir_ / "vps.sock";
-  }
   void TearDown() override {
     if (server_) io_.run([this] { server_->stop(); });
-    fs::remove_all(dir_);
   }
 
   /// Starts a server at `path` on the loop; rethrows what start() throws.
@@ -82,8 +53,7 @@ class ControlServerTest : public ::testing::Test {
   }
 
   testing::IoThread io_;
-  fs::path dir_;
-  fs::path path_;
+  const fs::path path_ = dir_ / "vps.sock";
   std::shared_ptr<ControlServer> server_;
 };
 
@@ -114,7 +84,7 @@ TEST_F(ControlServerTest, AnUnknownRequestGetsAnErrorLine) {
 TEST_F(ControlServerTest, ARequestMayEndWithCrLfOrTheClientsClose) {
   server_ = start(path_);
   EXPECT_EQ(ask_control_socket(path_, "status\r", ask_timeout), to_json(testing::sample_status()) + "\n");
-  const auto fd = connect_to(path_);
+  const auto fd = testing::connect_unix(path_);
   ASSERT_EQ(::send(fd->get(), "status", 6, MSG_NOSIGNAL), 6);
   ::shutdown(fd->get(), SHUT_WR);
   EXPECT_EQ(read_to_end(fd->get(), 5s), to_json(testing::sample_status()) + "\n");
@@ -228,7 +198,7 @@ TEST_F(ControlServerTest, StopLeavesASuccessorsSocketAlone) {
 
 TEST_F(ControlServerTest, ASilentClientIsClosedAtTheDeadlineAndBlocksNobody) {
   server_ = start(path_, testing::sample_status, 300ms);
-  const auto silent = connect_to(path_);
+  const auto silent = testing::connect_unix(path_);
   // Served while the silent client holds its slot.
   EXPECT_EQ(ask_control_socket(path_, "status", ask_timeout), to_json(testing::sample_status()) + "\n");
   const auto started = std::chrono::steady_clock::now();
@@ -243,7 +213,7 @@ TEST_F(ControlServerTest, AClientThatDoesNotReadBlocksNobody) {
   const std::string big_json = to_json(big) + "\n";
   server_ = start(
       path_, [big] { return big; }, 500ms);
-  const auto stalled = connect_to(path_);
+  const auto stalled = testing::connect_unix(path_);
   ASSERT_EQ(::send(stalled->get(), "status\n", 7, MSG_NOSIGNAL), 7);
 
   EXPECT_EQ(ask_control_socket(path_, "status", ask_timeout).size(), big_json.size());
@@ -257,7 +227,7 @@ TEST_F(ControlServerTest, AClientThatDoesNotReadBlocksNobody) {
 TEST_F(ControlServerTest, ClientsBeyondTheCapAreClosedUnanswered) {
   server_ = start(path_, testing::sample_status, 60s);
   std::vector<Socket> silent;
-  for (std::size_t i = 0; i < ControlServer::max_clients; ++i) silent.push_back(connect_to(path_));
+  for (std::size_t i = 0; i < ControlServer::max_clients; ++i) silent.push_back(testing::connect_unix(path_));
   // The answer, or "" when the server closed the connection unanswered (before or after the
   // request went out).
   const auto ask = [this] {

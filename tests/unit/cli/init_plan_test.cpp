@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -22,6 +20,7 @@
 #include "keys/base64.hpp"
 #include "keys/key.hpp"
 #include "keys/key_file.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
@@ -57,15 +56,8 @@ std::string port_of(const SocketAddress& address) { return std::to_string(addres
 std::string port_of(const HostPort& address) { return std::to_string(address.port); }
 
 // Each test gets a directory for the private keys the configurations name (the loader reads them).
-class InitPlanTest : public ::testing::Test {
+class InitPlanTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-init-plan-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   /// The plan for `options` (in this test's directory), with its private key written.
   InitPlan plan(InitOptions options, const keys::PrivateKey& key) {
     options.dir = dir_;
@@ -82,7 +74,6 @@ class InitPlanTest : public ::testing::Test {
     return InitOptions{.role = Role::office, .peer_public_key = std::move(peer_key), .endpoint = "vps.example.org:7424"};
   }
 
-  fs::path dir_;
   keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
   keys::PrivateKey office_key_ = keys::PrivateKey::generate();
   std::string vps_public_ = keys::to_base64(vps_key_.public_key().bytes());

@@ -3,9 +3,7 @@
 
 #include "cli/metrics_server.hpp"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 #include <memory>
 
 #include "keys/file_descriptor.hpp"
+#include "tests/support/client_socket.hpp"
 #include "tests/support/io_thread.hpp"
 #include "tests/support/status_sample.hpp"
 
@@ -21,32 +20,8 @@ namespace mailtun::cli {
 namespace {
 
 using namespace std::chrono_literals;
-using Socket = std::unique_ptr<keys::FileDescriptor>;
-
-Socket connect_to(std::uint16_t port) {
-  auto fd = std::make_unique<keys::FileDescriptor>(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd->get(), reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0)
-      << std::strerror(errno);
-  return fd;
-}
-
-/// Reads until the server closes; "timeout" if it has not within `limit`.
-std::string read_to_end(int fd, std::chrono::milliseconds limit) {
-  timeval tv{.tv_sec = limit.count() / 1000, .tv_usec = (limit.count() % 1000) * 1000};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::recv(fd, buffer, sizeof(buffer), 0);
-    if (n == 0) return text;
-    if (n < 0) return errno == EAGAIN ? "timeout" : std::strerror(errno);
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-}
+using testing::read_to_end;
+using testing::Socket;
 
 class MetricsServerTest : public ::testing::Test {
  protected:
@@ -67,7 +42,7 @@ class MetricsServerTest : public ::testing::Test {
 
   /// Sends `request` as it is and returns the whole answer.
   std::string exchange(const std::string& request) {
-    const auto fd = connect_to(port_);
+    const auto fd = testing::connect_loopback(port_);
     // A server at its cap may close before the request is out: the caller sees that answer.
     if (::send(fd->get(), request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
       return std::string("send failed: ") + std::strerror(errno);
@@ -121,7 +96,7 @@ TEST_F(MetricsServerTest, AnOverlongHeadIs431AndClosed) {
 
 TEST_F(MetricsServerTest, ASilentClientIsClosedAtTheDeadlineAndBlocksNobody) {
   start(300ms);
-  const auto silent = connect_to(port_);
+  const auto silent = testing::connect_loopback(port_);
   EXPECT_TRUE(exchange("GET /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 200 OK\r\n"));
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(read_to_end(silent->get(), 5s), "");
@@ -131,7 +106,7 @@ TEST_F(MetricsServerTest, ASilentClientIsClosedAtTheDeadlineAndBlocksNobody) {
 TEST_F(MetricsServerTest, ClientsBeyondTheCapAreClosedUnanswered) {
   start(60s);
   std::vector<Socket> silent;
-  for (std::size_t i = 0; i < MetricsServer::max_clients; ++i) silent.push_back(connect_to(port_));
+  for (std::size_t i = 0; i < MetricsServer::max_clients; ++i) silent.push_back(testing::connect_loopback(port_));
   const auto ask_until = [&](auto done) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     std::string answer = exchange("GET /metrics HTTP/1.1\r\n\r\n");

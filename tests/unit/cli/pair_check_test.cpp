@@ -3,14 +3,10 @@
 
 #include "cli/pair_check.hpp"
 
-#include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -18,11 +14,13 @@
 #include "keys/base64.hpp"
 #include "keys/key.hpp"
 #include "keys/key_file.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::cli {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::Contains;
 
 // DESIGN §7's pair: the VPS listens and forwards LMTP and auth; the office dials, exposes them and
 // forwards the relay service the VPS exposes.
@@ -70,19 +68,12 @@ listen = "127.0.0.1:2525"
 peer = "vps"
 )";
 
-class PairCheckTest : public ::testing::Test {
+class PairCheckTest : public testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-pair-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
     keys::write_key_file(dir_ / "vps.key", keys::to_base64(vps_key_.bytes()) + "\n");
     keys::write_key_file(dir_ / "office.key", keys::to_base64(office_key_.bytes()) + "\n");
     write_psks(psk_, psk_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   void write_psks(const keys::PresharedKey& vps_side, const keys::PresharedKey& office_side) {
@@ -97,11 +88,7 @@ class PairCheckTest : public ::testing::Test {
                                        std::pair{std::string("{OFFICE_PUBLIC}"), office_public()}}) {
       if (const auto at = text.find(token); at != std::string::npos) text.replace(at, token.size(), value);
     }
-    const fs::path path = dir_ / name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    EXPECT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    ::close(fd);
-    return path;
+    return write_file(name, text);
   }
 
   /// The findings for the pair, VPS's file first, as printed.
@@ -118,7 +105,6 @@ class PairCheckTest : public ::testing::Test {
   [[nodiscard]] std::string vps_path() const { return (dir_ / "vps.toml").string(); }
   [[nodiscard]] std::string office_path() const { return (dir_ / "office.toml").string(); }
 
-  fs::path dir_;
   keys::PrivateKey vps_key_ = keys::PrivateKey::generate();
   keys::PrivateKey office_key_ = keys::PrivateKey::generate();
   keys::PresharedKey psk_ = keys::PresharedKey::generate();
@@ -157,12 +143,10 @@ TEST_F(PairCheckTest, APublicKeyFromTheWrongMachineIsAMismatchNamingTheRightOne)
   std::string office = office_text;
   office.replace(office.find("{VPS_PUBLIC}"), 12, keys::to_base64(keys::PrivateKey::generate().public_key().bytes()));
   const auto lines = check(vps_text, office);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: " + office_path() + ": no [[peer]] has the public key of " + vps_path() + ", " +
-                                         vps_public() +
-                                         " (from its private key); expected it as public_key in the [[peer]] for "
-                                         "that endpoint (`mailtun pubkey` on its private key prints it)"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: " + office_path() + ": no [[peer]] has the public key of " + vps_path() + ", " +
+                                  vps_public() +
+                                  " (from its private key); expected it as public_key in the [[peer]] for "
+                                  "that endpoint (`mailtun pubkey` on its private key prints it)"));
   // The peer is still found by name, so the other checks run.
   EXPECT_EQ(count_starting(lines, "mismatch"), 1U) << all(lines);
   EXPECT_EQ(count_starting(lines, "ok"), 6U) << all(lines);
@@ -172,11 +156,9 @@ TEST_F(PairCheckTest, DifferentPresharedKeysAreAMismatchWithoutShowingEither) {
   const keys::PresharedKey other = keys::PresharedKey::generate();
   write_psks(psk_, other);
   const auto lines = check(vps_text, office_text);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: preshared keys: " + vps_path() + "'s [[peer]] \"office\" and " + office_path() +
-                                         "'s [[peer]] \"vps\" have different ones; expected the same key on both "
-                                         "sides (copy the file; do not run genpsk on each side)"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: preshared keys: " + vps_path() + "'s [[peer]] \"office\" and " + office_path() +
+                                  "'s [[peer]] \"vps\" have different ones; expected the same key on both "
+                                  "sides (copy the file; do not run genpsk on each side)"));
   const std::string text = all(lines);
   EXPECT_EQ(text.find(keys::to_base64(psk_.bytes()).substr(0, 16)), std::string::npos);
   EXPECT_EQ(text.find(keys::to_base64(other.bytes()).substr(0, 16)), std::string::npos);
@@ -184,12 +166,10 @@ TEST_F(PairCheckTest, DifferentPresharedKeysAreAMismatchWithoutShowingEither) {
   std::string without = office_text;
   without.erase(without.find("preshared_key_file = \"office-side.psk\"\n"), 39);
   const auto one_sided = check(vps_text, without);
-  EXPECT_NE(std::ranges::find(one_sided, "mismatch: preshared keys: " + vps_path() + "'s [[peer]] \"office\" has one and " +
-                                             office_path() +
-                                             "'s [[peer]] \"vps\" has none; expected the same preshared key on both "
-                                             "sides, or none"),
-            one_sided.end())
-      << all(one_sided);
+  EXPECT_THAT(one_sided, Contains("mismatch: preshared keys: " + vps_path() + "'s [[peer]] \"office\" has one and " +
+                                      office_path() +
+                                      "'s [[peer]] \"vps\" has none; expected the same preshared key on both "
+                                      "sides, or none"));
 }
 
 TEST_F(PairCheckTest, AForwardMustBeExposedToThisEndpointByTheNameTheOtherSideGivesIt) {
@@ -213,16 +193,12 @@ target = "127.0.0.1:24"
 peers = ["vps1"]
 )";
   const auto lines = check(vps_text, office);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: " + vps_path() + ": forward lmtp (127.0.0.1:24): " + office_path() +
-                                         " exposes \"lmtp\" to \"vps1\" only, not to \"vps2\" (its name for " + vps_path() +
-                                         "); expected \"vps2\" in that expose's peers"),
-            lines.end())
-      << all(lines);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: " + vps_path() + ": forward dovecot-auth (127.0.0.1:3659): " + office_path() +
-                                         " exposes no service \"dovecot-auth\"; expected an [[expose]] there with "
-                                         "service = \"dovecot-auth\" and peers = [\"vps2\"]"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: " + vps_path() + ": forward lmtp (127.0.0.1:24): " + office_path() +
+                                  " exposes \"lmtp\" to \"vps1\" only, not to \"vps2\" (its name for " + vps_path() +
+                                  "); expected \"vps2\" in that expose's peers"));
+  EXPECT_THAT(lines, Contains("mismatch: " + vps_path() + ": forward dovecot-auth (127.0.0.1:3659): " + office_path() +
+                                  " exposes no service \"dovecot-auth\"; expected an [[expose]] there with "
+                                  "service = \"dovecot-auth\" and peers = [\"vps2\"]"));
   EXPECT_EQ(count_starting(lines, "mismatch"), 2U) << all(lines);
 }
 
@@ -230,12 +206,10 @@ TEST_F(PairCheckTest, TheEndpointPortMustBeTheListenPort) {
   std::string office = office_text;
   office.replace(office.find(":7424"), 5, ":7425");
   const auto lines = check(vps_text, office);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: " + office_path() + " dials " + vps_path() +
-                                         " at vps.example.org:7425, but " + vps_path() +
-                                         " listens on port 7424 (interface.listen = \"0.0.0.0:7424\"); expected the "
-                                         "same port on both sides"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: " + office_path() + " dials " + vps_path() +
+                                  " at vps.example.org:7425, but " + vps_path() +
+                                  " listens on port 7424 (interface.listen = \"0.0.0.0:7424\"); expected the "
+                                  "same port on both sides"));
 }
 
 TEST_F(PairCheckTest, DialingASideThatDoesNotListenOrNeitherDialingIsAMismatch) {
@@ -243,24 +217,20 @@ TEST_F(PairCheckTest, DialingASideThatDoesNotListenOrNeitherDialingIsAMismatch) 
   std::string vps = vps_text;
   vps.replace(vps.find("preshared_key_file"), 0, "endpoint = \"office.example.org:7424\"\n");
   auto lines = check(vps, office_text);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: " + vps_path() + " dials " + office_path() +
-                                         " at office.example.org:7424, but " + office_path() +
-                                         " has no interface.listen, so nothing accepts the connection; expected "
-                                         "listen = \"0.0.0.0:7424\" in its [interface]"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: " + vps_path() + " dials " + office_path() +
+                                  " at office.example.org:7424, but " + office_path() +
+                                  " has no interface.listen, so nothing accepts the connection; expected "
+                                  "listen = \"0.0.0.0:7424\" in its [interface]"));
 
   // Both listen, neither dials: each file is valid on its own.
   std::string office = office_text;
   office.replace(office.find("endpoint = \"vps.example.org:7424\""), 33, "");
   office.replace(office.find("[[peer]]"), 0, "listen = \"0.0.0.0:7424\"\n");
   lines = check(vps_text, office);
-  EXPECT_NE(std::ranges::find(lines, "mismatch: neither side dials the other: no endpoint in " + vps_path() +
-                                         "'s [[peer]] \"office\" nor in " + office_path() +
-                                         "'s [[peer]] \"vps\"; expected endpoint = \"host:port\" in the [[peer]] of "
-                                         "the side that dials out (the office)"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("mismatch: neither side dials the other: no endpoint in " + vps_path() +
+                                  "'s [[peer]] \"office\" nor in " + office_path() +
+                                  "'s [[peer]] \"vps\"; expected endpoint = \"host:port\" in the [[peer]] of "
+                                  "the side that dials out (the office)"));
 }
 
 TEST_F(PairCheckTest, KeysThatCannotBeReadHereAreNotCheckedButTheRestIs) {
@@ -268,16 +238,12 @@ TEST_F(PairCheckTest, KeysThatCannotBeReadHereAreNotCheckedButTheRestIs) {
   office.replace(office.find("\"office.key\""), 12, "\"/nonexistent/office.key\"");
   office.replace(office.find("\"office-side.psk\""), 17, "\"/nonexistent/office.psk\"");
   const auto lines = check(vps_text, office);
-  EXPECT_NE(std::ranges::find(lines, "not checked: " + vps_path() + ": whether a [[peer]] has the public key of " +
-                                         office_path() +
-                                         ", whose private key cannot be read here: /nonexistent/office.key: no such "
-                                         "file; create it with: (umask 077; mailtun genkey > /nonexistent/office.key)"),
-            lines.end())
-      << all(lines);
-  EXPECT_NE(std::ranges::find(lines, "not checked: preshared keys: the preshared_key_file of " + office_path() +
-                                         "'s [[peer]] \"vps\" cannot be read here"),
-            lines.end())
-      << all(lines);
+  EXPECT_THAT(lines, Contains("not checked: " + vps_path() + ": whether a [[peer]] has the public key of " +
+                                  office_path() +
+                                  ", whose private key cannot be read here: /nonexistent/office.key: no such "
+                                  "file; create it with: (umask 077; mailtun genkey > /nonexistent/office.key)"));
+  EXPECT_THAT(lines, Contains("not checked: preshared keys: the preshared_key_file of " + office_path() +
+                                  "'s [[peer]] \"vps\" cannot be read here"));
   EXPECT_EQ(count_starting(lines, "mismatch"), 0U) << all(lines);
   EXPECT_EQ(count_starting(lines, "ok"), 5U) << all(lines);  // the office's key, forwards, dialing
 }

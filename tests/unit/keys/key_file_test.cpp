@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,7 @@
 #include <string_view>
 
 #include "keys/base64.hpp"
+#include "tests/support/temp_dir_test.hpp"
 
 namespace mailtun::keys {
 namespace {
@@ -23,29 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory per test, removed afterwards whatever the test did to it.
-class KeyFileTest : public ::testing::Test {
+class KeyFileTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "mailtun-key-file-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    dir_ = pattern;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  // Creates `name` in the test directory with exactly `mode` (fchmod, so the umask plays no part).
-  fs::path make_file(const std::string& name, std::string_view content, mode_t mode) {
-    const fs::path path = dir_ / name;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
-    EXPECT_GE(fd, 0) << std::strerror(errno);
-    EXPECT_EQ(::write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
-    EXPECT_EQ(::fchmod(fd, mode), 0);
-    ::close(fd);
-    return path;
-  }
-
   static std::string read_file(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -68,7 +47,6 @@ class KeyFileTest : public ::testing::Test {
     return {};
   }
 
-  fs::path dir_;
 };
 
 bool contains(const std::string& text, std::string_view part) {
@@ -91,33 +69,33 @@ TEST(UnsafeKeyFileMode, NamesTheWorstAccessGranted) {
 
 TEST_F(KeyFileTest, LoadsAPrivateKeyFileOfMode0600) {
   const PrivateKey key = PrivateKey::generate();
-  const auto path = make_file("vps.key", to_base64(key.bytes()) + "\n", 0600);
+  const auto path = write_file("vps.key", to_base64(key.bytes()) + "\n", 0600);
   const PrivateKey loaded = load_private_key_file(path);
   EXPECT_TRUE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), key.bytes().begin()));
 }
 
 TEST_F(KeyFileTest, LoadsAPresharedKeyFile) {
   const PresharedKey key = PresharedKey::generate();
-  const auto path = make_file("office.psk", to_base64(key.bytes()) + "\n", 0600);
+  const auto path = write_file("office.psk", to_base64(key.bytes()) + "\n", 0600);
   const PresharedKey loaded = load_preshared_key_file(path);
   EXPECT_TRUE(std::equal(loaded.bytes().begin(), loaded.bytes().end(), key.bytes().begin()));
 }
 
 TEST_F(KeyFileTest, OwnerOnlyModesOtherThan0600AreFine) {
   const std::string text = to_base64(PrivateKey::generate().bytes()) + "\n";
-  EXPECT_NO_THROW((void)load_private_key_file(make_file("read-only.key", text, 0400)));
-  EXPECT_NO_THROW((void)load_private_key_file(make_file("owner-rwx.key", text, 0700)));
+  EXPECT_NO_THROW((void)load_private_key_file(write_file("read-only.key", text, 0400)));
+  EXPECT_NO_THROW((void)load_private_key_file(write_file("owner-rwx.key", text, 0700)));
 }
 
 TEST_F(KeyFileTest, RefusesGroupReadable) {
-  const auto path = make_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0640);
+  const auto path = write_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0640);
   EXPECT_EQ(refusal(path), path.string() +
                                " is readable by group or others (mode 0640); run: chmod 600 " +
                                path.string());
 }
 
 TEST_F(KeyFileTest, RefusesWorldReadable) {
-  const auto path = make_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0604);
+  const auto path = write_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0604);
   EXPECT_EQ(refusal(path), path.string() +
                                " is readable by group or others (mode 0604); run: chmod 600 " +
                                path.string());
@@ -126,16 +104,16 @@ TEST_F(KeyFileTest, RefusesWorldReadable) {
 
 TEST_F(KeyFileTest, RefusesAnyOtherGroupOrOtherBitToo) {
   const std::string text = to_base64(PrivateKey::generate().bytes()) + "\n";
-  const auto writable = make_file("w.key", text, 0620);
+  const auto writable = write_file("w.key", text, 0620);
   EXPECT_EQ(refusal(writable), writable.string() +
                                    " is writable by group or others (mode 0620); run: chmod 600 " +
                                    writable.string());
-  const auto executable = make_file("x.key", text, 0601);
+  const auto executable = write_file("x.key", text, 0601);
   EXPECT_TRUE(contains(refusal(executable), "is executable by group or others (mode 0601)"));
 }
 
 TEST_F(KeyFileTest, SuggestedFixIsQuotedForTheShell) {
-  const auto path = make_file("my key", to_base64(PrivateKey::generate().bytes()), 0644);
+  const auto path = write_file("my key", to_base64(PrivateKey::generate().bytes()), 0644);
   EXPECT_TRUE(contains(refusal(path), "run: chmod 600 '" + path.string() + "'"));
 }
 
@@ -165,20 +143,20 @@ TEST_F(KeyFileTest, RefusesANamedPipeWithoutBlocking) {
 }
 
 TEST_F(KeyFileTest, FollowsSymbolicLinks) {
-  const auto target = make_file("real.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0600);
+  const auto target = write_file("real.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0600);
   fs::create_symlink(target, dir_ / "link.key");
   EXPECT_NO_THROW((void)load_private_key_file(dir_ / "link.key"));
 }
 
 TEST_F(KeyFileTest, MalformedContentNamesTheFile) {
-  const auto path = make_file("vps.key", "not a key\n", 0600);
+  const auto path = write_file("vps.key", "not a key\n", 0600);
   EXPECT_EQ(refusal(path),
             path.string() +
                 ": expected a base64 private key of 44 characters (as printed by "
                 "`mailtun genkey`), got a space at position 4 (a key is one unbroken "
                 "line)");
   EXPECT_EQ(
-      refusal(make_file("empty.key", "", 0600)),
+      refusal(write_file("empty.key", "", 0600)),
       (dir_ / "empty.key").string() +
           ": expected a base64 private key of 44 characters (as printed by `mailtun genkey`), "
           "got nothing");
@@ -186,14 +164,14 @@ TEST_F(KeyFileTest, MalformedContentNamesTheFile) {
 
 TEST_F(KeyFileTest, MalformedContentIsNotQuoted) {
   const std::string key = to_base64(PrivateKey::generate().bytes());
-  const auto path = make_file("typo.key", key.substr(0, 43) + "\n", 0600);
+  const auto path = write_file("typo.key", key.substr(0, 43) + "\n", 0600);
   const std::string message = refusal(path);
   EXPECT_TRUE(contains(message, "got 43 characters"));
   EXPECT_FALSE(contains(message, key.substr(0, 8)));
 }
 
 TEST_F(KeyFileTest, RefusesAFileTooLargeToBeAKey) {
-  const auto path = make_file("huge.key", std::string(5000, 'A'), 0600);
+  const auto path = write_file("huge.key", std::string(5000, 'A'), 0600);
   EXPECT_EQ(refusal(path),
             path.string() + " is 5000 bytes; expected one base64 key of 44 characters");
 }
@@ -217,7 +195,7 @@ TEST_F(KeyFileTest, WriteThenLoadGivesTheSameKey) {
 }
 
 TEST_F(KeyFileTest, WriteRefusesToOverwrite) {
-  const auto path = make_file("vps.key", "old\n", 0600);
+  const auto path = write_file("vps.key", "old\n", 0600);
   try {
     write_key_file(path, "new\n");
     ADD_FAILURE() << "overwrote " << path;
@@ -251,7 +229,7 @@ TEST_F(KeyFileTest, WriteIntoAMissingDirectoryNamesThePath) {
 TEST_F(KeyFileTest, ACredentialOfTheSameNameIsReadInsteadOfThePath) {
   const PrivateKey key = PrivateKey::generate();
   fs::create_directory(dir_ / "credentials");
-  make_file("credentials/vps.key", to_base64(key.bytes()) + "\n", 0400);
+  write_file("credentials/vps.key", to_base64(key.bytes()) + "\n", 0400);
   const fs::path configured = dir_ / "etc" / "vps.key";  // does not exist: only the credential can be read
 
   const KeyFileSource source = locate_key_file(configured, (dir_ / "credentials").string());
@@ -262,7 +240,7 @@ TEST_F(KeyFileTest, ACredentialOfTheSameNameIsReadInsteadOfThePath) {
 
 TEST_F(KeyFileTest, WithoutAMatchingCredentialThePathIsRead) {
   fs::create_directory(dir_ / "credentials");
-  make_file("credentials/other.key", "x\n", 0400);
+  write_file("credentials/other.key", "x\n", 0400);
   const fs::path configured = dir_ / "vps.key";
   EXPECT_EQ(locate_key_file(configured, (dir_ / "credentials").string()).path, configured);
   EXPECT_EQ(locate_key_file(configured, "").path, configured);
@@ -273,14 +251,14 @@ TEST_F(KeyFileTest, ACredentialAsSystemdMakesItIsAcceptedWithItsAclGroupBits) {
   // systemd: mode 0400 plus an ACL for the service user, which stat() reports as 0440.
   fs::create_directory(dir_ / "credentials");
   const PresharedKey psk = PresharedKey::generate();
-  make_file("credentials/office.psk", to_base64(psk.bytes()) + "\n", 0440);
+  write_file("credentials/office.psk", to_base64(psk.bytes()) + "\n", 0440);
   const PresharedKey loaded = load_preshared_key_file(locate_key_file("/etc/mailtun/office.psk", (dir_ / "credentials").string()));
   EXPECT_EQ(to_base64(loaded.bytes()), to_base64(psk.bytes()));
 }
 
 TEST_F(KeyFileTest, ACredentialOpenToOthersIsRefusedAndNamedWithThePath) {
   fs::create_directory(dir_ / "credentials");
-  const auto credential = make_file("credentials/office.psk", to_base64(PresharedKey::generate().bytes()) + "\n", 0644);
+  const auto credential = write_file("credentials/office.psk", to_base64(PresharedKey::generate().bytes()) + "\n", 0644);
   const fs::path configured = "/etc/mailtun/office.psk";
   try {
     (void)load_preshared_key_file(locate_key_file(configured, (dir_ / "credentials").string()));
