@@ -29,7 +29,7 @@ struct ExposeSpec {
   Protocol protocol;
   std::optional<ProxyVersion> proxy;
   /// The client addresses a peer may claim when `proxy` is set.
-  ProxySources proxy_sources;
+  ProxySources proxy_sources{default_proxy_sources()};
   /// Owned by the caller too, so counts survive a reload that rebuilds the Exposes.
   std::shared_ptr<ServiceCounters> counters = std::make_shared<ServiceCounters>();
 };

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
-#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
 
 namespace mailtun::forwarder {
 

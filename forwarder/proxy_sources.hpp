@@ -46,7 +46,8 @@ struct AddressPrefix {
 /// since that is what the PROXY header will say. An address of unknown family is never allowed.
 class ProxySources {
  public:
-  explicit ProxySources(std::vector<AddressPrefix> prefixes = default_proxy_sources());
+  ProxySources() : ProxySources(default_proxy_sources()) {}
+  explicit ProxySources(std::vector<AddressPrefix> prefixes);
   [[nodiscard]] bool allows(const tunnel::Address& source) const;
   [[nodiscard]] const std::vector<AddressPrefix>& prefixes() const { return prefixes_; }
 

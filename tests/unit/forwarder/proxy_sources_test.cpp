@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace mailtun::forwarder {
 namespace {
@@ -91,7 +92,7 @@ TEST(ProxySources, OnlyListedPrefixesAreAllowed) {
   EXPECT_TRUE(office.allows(address("2001:db8:1:ffff::1")));
   EXPECT_FALSE(office.allows(address("2001:db8:2::1")));
   EXPECT_TRUE(office.allows(address("::ffff:192.0.2.1")));  // what the PROXY header will say
-  EXPECT_FALSE(ProxySources({}).allows(address("192.0.2.1")));
+  EXPECT_FALSE(ProxySources(std::vector<AddressPrefix>{}).allows(address("192.0.2.1")));
 }
 
 TEST(AddressText, NamesTheAddressWithoutItsPort) {
