@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -87,6 +89,7 @@ struct ExposeDraft {
   std::optional<std::vector<std::string>> peers;
   std::optional<forwarder::Protocol> protocol;
   std::optional<forwarder::ProxyVersion> proxy_protocol;
+  std::vector<forwarder::AddressPrefix> proxy_sources = forwarder::default_proxy_sources();
   bool allow_any_port = false;
 };
 
@@ -424,8 +427,29 @@ class Loader {
         r.error("proxy_protocol", quote_value(*word) + " is not a PROXY protocol version; expected \"v1\", \"v2\" or \"none\"");
       }
     }
+    read_proxy_sources(r, expose.proxy_sources);
     expose.allow_any_port = r.boolean("allow_any_port").value_or(false);
     exposes_.push_back(std::move(expose));
+  }
+
+  /// DESIGN §7: `proxy_sources`, the client addresses a peer may claim (forwarder::ProxySources).
+  static void read_proxy_sources(const TableReader& r, std::vector<forwarder::AddressPrefix>& sources) {
+    constexpr std::string_view expected = R"(address prefixes such as ["192.0.2.0/24", "2001:db8::/32"])";
+    const auto texts = r.strings("proxy_sources", expected);
+    if (!texts) return;
+    if (texts->empty()) {
+      r.error("proxy_sources", "empty, so every stream would be refused; expected " + std::string(expected) +
+                                   ", or no proxy_sources to allow any address but this host's own");
+      return;
+    }
+    sources.clear();
+    for (std::size_t i = 0; i < texts->size(); ++i) {
+      if (auto prefix = forwarder::parse_address_prefix((*texts)[i])) {
+        sources.push_back(*prefix);
+      } else {
+        r.error("proxy_sources", i, quote_value((*texts)[i]) + " " + prefix.error());
+      }
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -601,6 +625,7 @@ class Loader {
                                       .peers = std::move(*expose.peers),
                                       .protocol = *expose.protocol,
                                       .proxy_protocol = expose.proxy_protocol,
+                                      .proxy_sources = std::move(expose.proxy_sources),
                                       .allow_any_port = expose.allow_any_port});
     }
     return config;
@@ -658,6 +683,15 @@ PeerSideConfig read_and_load(const std::filesystem::path& path, KeyFiles key_fil
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) throw fail(std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(status.st_mode)) throw fail("not a regular file; expected a TOML file");
+  // Whoever can rewrite the configuration can add a peer and an expose: only its owner may write it,
+  // and the owner must be this user or root (the Debian package's root:mailtun 0640 passes).
+  if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    throw fail("is writable by group or others (mode " + std::string(mode.data()) +
+               "), who could add a peer and an expose; run: chmod go-w " + name);
+  }
+  if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) throw fail("is " + *problem);
   if (static_cast<std::uint64_t>(status.st_size) > max_config_size) {
     throw fail("is " + std::to_string(status.st_size) + " bytes; expected a configuration file of at most " +
                std::to_string(max_config_size) + " bytes");

@@ -16,6 +16,7 @@
 #include "cli/address.hpp"
 #include "cli/command_error.hpp"
 #include "forwarder/proxy_header.hpp"
+#include "forwarder/proxy_sources.hpp"
 #include "forwarder/service.hpp"
 #include "keys/key.hpp"
 
@@ -69,6 +70,8 @@ struct Expose {
   std::vector<std::string> peers;  // names from Config::peers, at least one
   forwarder::Protocol protocol = forwarder::Protocol::tcp;
   std::optional<forwarder::ProxyVersion> proxy_protocol;  // none when absent or "none"
+  /// The client addresses the peers may claim in the PROXY header (forwarder::ProxySources).
+  std::vector<forwarder::AddressPrefix> proxy_sources = forwarder::default_proxy_sources();
   bool allow_any_port = false;
 };
 

@@ -112,6 +112,7 @@ std::vector<forwarder::ExposeSpec> Endpoint::expose_specs(const std::vector<Expo
   for (const Expose& expose : exposes) {
     forwarder::ExposeSpec spec{expose.service, resolve_target(io_, expose.target), expose.target.to_string(), {},
                                expose.protocol, expose.proxy_protocol};
+    spec.proxy_sources = forwarder::ProxySources(expose.proxy_sources);
     // Counts go on across a reload that keeps the service.
     if (exposes_) {
       const auto& old = exposes_->specs();

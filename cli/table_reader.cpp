@@ -16,8 +16,8 @@ constexpr std::array<std::string_view, 7> peer_keys{"name",          "public_key
                                                      "preshared_key", "endpoint",   "keepalive",
                                                      "max_streams"};
 constexpr std::array<std::string_view, 5> forward_keys{"service", "listen", "peer", "protocol", "allow_public"};
-constexpr std::array<std::string_view, 6> expose_keys{"service",  "target",         "peers",
-                                                      "protocol", "proxy_protocol", "allow_any_port"};
+constexpr std::array<std::string_view, 7> expose_keys{"service",        "target",        "peers",         "protocol",
+                                                      "proxy_protocol", "proxy_sources", "allow_any_port"};
 
 constexpr std::array<TableKind, 4> table_kinds{{
     {"interface", "[interface]", interface_keys},

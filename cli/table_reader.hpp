@@ -85,6 +85,10 @@ class TableReader {
 
   /// Reports `message` about `key`, at line(key).
   void error(std::string_view key, std::string_view message) const { problems_->add(line(key), name(key), message); }
+  /// Reports `message` about element `index` of the array at `key`, as KEY[index], at its line.
+  void error(std::string_view key, std::size_t index, std::string_view message) const {
+    problems_->add(line(key, index), name(key) + "[" + std::to_string(index) + "]", message);
+  }
   /// Reports `key` missing, at the table's heading.
   void missing(std::string_view key, std::string_view expected) const;
 

@@ -1,9 +1,9 @@
 #include "cli/terminal_text.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <numeric>
+
+#include "tunnel/printable.hpp"
 
 namespace mailtun::cli {
 
@@ -16,19 +16,7 @@ void trim_right(std::string& line) { line.erase(line.find_last_not_of(' ') + 1);
 
 }  // namespace
 
-std::string escape_terminal(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7f) {
-      out += c;
-    } else {
-      out += fmt::format("\\x{:02x}", byte);
-    }
-  }
-  return out;
-}
+std::string escape_terminal(std::string_view text) { return tunnel::printable(text); }
 
 std::string fit(std::string_view text, std::size_t width) {
   if (text.size() <= width) return std::string(text);

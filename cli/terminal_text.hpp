@@ -10,9 +10,9 @@
 
 namespace mailtun::cli {
 
-/// `text` with every byte outside printable ASCII written as "\xNN": control characters and
-/// escape sequences from a peer cannot move the cursor, recolour or retitle the terminal, and
-/// each byte that remains is one column.
+/// tunnel::printable(text): every byte outside printable ASCII written as "\xNN" (and "\" as
+/// "\\"): control characters and escape sequences from a peer cannot move the cursor, recolour
+/// or retitle the terminal, and each byte that remains is one column.
 [[nodiscard]] std::string escape_terminal(std::string_view text);
 
 /// `text` if it has at most `width` bytes, else its start and "..." in exactly `width` bytes (or

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "forwarder/splice.hpp"
+#include "tunnel/printable.hpp"
 
 namespace mailtun::forwarder {
 
@@ -15,23 +16,36 @@ Exposes::Exposes(net::any_io_executor executor, std::vector<ExposeSpec> specs,
       specs_(std::move(specs)),
       connect_timeout_(connect_timeout) {}
 
+void Exposes::warn_refused(std::size_t peer, const std::string& peer_name, const std::string& service,
+                           const std::string& why) {
+  const auto left_out = warnings_.allow(peer, std::chrono::steady_clock::now());
+  if (!left_out) return;
+  spdlog::warn("peer {}: refused a stream for service {}: {}{}", peer_name, tunnel::printable(service), why,
+               *left_out == 0 ? "" : " (and " + std::to_string(*left_out) + " refusals not logged)");
+}
+
 void Exposes::on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& connection, tunnel::StreamId id,
                                const tunnel::OpenPayload& open, std::size_t peer, const std::string& peer_name) {
   const auto spec = std::ranges::find(specs_, open.service, &ExposeSpec::service);
   if (spec == specs_.end()) {
-    spdlog::warn("peer {}: refused a stream for service {}: not exposed here", peer_name, open.service);
+    warn_refused(peer, peer_name, open.service, "not exposed here");
     return connection->reset(id, tunnel::ResetCode::unknown_service, "no such service here");
   }
   if (std::ranges::find(spec->peers, peer) == spec->peers.end()) {
-    spdlog::warn("peer {}: refused a stream for service {}: not exposed to this peer", peer_name, open.service);
+    warn_refused(peer, peer_name, open.service, "not exposed to this peer");
     return connection->reset(id, tunnel::ResetCode::not_allowed, "service not exposed to this peer");
   }
   if (spec->proxy && !proxy_addresses_known(open.source, open.destination)) {
     // A PROXY header without the client's address would make the service see mailtun's loopback
     // address, which mail servers tend to trust: refuse instead.
-    spdlog::warn("peer {}: refused a stream for service {}: no client address for the PROXY header", peer_name,
-                 open.service);
+    warn_refused(peer, peer_name, open.service, "no client address for the PROXY header");
     return connection->reset(id, tunnel::ResetCode::protocol_error, "client address required");
+  }
+  if (spec->proxy && !spec->proxy_sources.allows(open.source)) {
+    // The target trusts the PROXY header: a peer may only name clients the expose allows it.
+    warn_refused(peer, peer_name, open.service,
+                 "client address " + address_text(open.source) + " is not in proxy_sources");
+    return connection->reset(id, tunnel::ResetCode::not_allowed, "client address not allowed");
   }
   const auto counters = spec->counters;
   ++counters->connections;

@@ -11,6 +11,8 @@
 
 #include "forwarder/counters.hpp"
 #include "forwarder/proxy_header.hpp"
+#include "forwarder/proxy_sources.hpp"
+#include "forwarder/warning_limiter.hpp"
 #include "forwarder/service.hpp"
 #include "tunnel/asio/connection.hpp"
 
@@ -26,6 +28,8 @@ struct ExposeSpec {
   std::vector<std::size_t> peers;      // indices of the peers that may open it
   Protocol protocol;
   std::optional<ProxyVersion> proxy;
+  /// The client addresses a peer may claim when `proxy` is set.
+  ProxySources proxy_sources{default_proxy_sources()};
   /// Owned by the caller too, so counts survive a reload that rebuilds the Exposes.
   std::shared_ptr<ServiceCounters> counters = std::make_shared<ServiceCounters>();
 };
@@ -36,15 +40,21 @@ class Exposes {
 
   /// A peer opened a stream: check it is allowed, connect to the target, splice. Resets with
   /// RST 1 (unknown service), 2 (not exposed to this peer), 3 (target unreachable) or 4 (target
-  /// refused the connection).
+  /// refused the connection). A PROXY header's client address outside the expose's proxy_sources
+  /// is RST 2 (not allowed), since the target would trust it.
   void on_stream_opened(const std::shared_ptr<tunnel::asio::Connection>& connection, tunnel::StreamId id,
                         const tunnel::OpenPayload& open, std::size_t peer, const std::string& peer_name);
 
   [[nodiscard]] const std::vector<ExposeSpec>& specs() const { return specs_; }
 
  private:
+  /// Logs a refused OPEN, at most one line per peer per minute: a peer can send them at will.
+  void warn_refused(std::size_t peer, const std::string& peer_name, const std::string& service,
+                    const std::string& why);
+
   net::any_io_executor executor_;
   std::vector<ExposeSpec> specs_;
+  WarningLimiter warnings_;
   std::chrono::milliseconds connect_timeout_;
 };
 

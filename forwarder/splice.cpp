@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "forwarder/unavailable_reply.hpp"
+#include "tunnel/printable.hpp"
 
 namespace mailtun::forwarder {
 namespace {
@@ -173,7 +174,7 @@ void Splice::on_reset(const tunnel::StreamReset& reset) {
     std::string why;
     if (reset.by_peer) {
       spdlog::info("service {}: stream refused by peer {}: {}{}{}", service_, peer_name_, tunnel::to_string(reset.code),
-                   reset.reason.empty() ? "" : ": ", reset.reason);
+                   reset.reason.empty() ? "" : ": ", tunnel::printable(reset.reason));
       why = "mailtun: service " + service_ + " at peer " + peer_name_ + ": " + std::string(tunnel::to_string(reset.code));
     } else {
       why = "mailtun: peer " + peer_name_ + " unavailable (tunnel connection lost)";
@@ -185,7 +186,8 @@ void Splice::on_reset(const tunnel::StreamReset& reset) {
     return close_local();
   }
   ++counters_->refused;
-  spdlog::debug("service {}: stream {} reset: {} {}", service_, id_, tunnel::to_string(reset.code), reset.reason);
+  spdlog::debug("service {}: stream {} reset: {} {}", service_, id_, tunnel::to_string(reset.code),
+                tunnel::printable(reset.reason));
   reset_local();
 }
 

@@ -60,12 +60,16 @@ SecretText read_key_file(const KeyFileSource& source, std::string_view generate_
   const std::string path = source.path.string();
   // O_NONBLOCK: opening a FIFO must not hang before fstat can refuse it; it changes nothing for a
   // regular file. O_NOCTTY: a path naming a terminal must not become our controlling terminal.
-  const int raw_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  // O_NOFOLLOW: see the symbolic link policy in key_file.hpp.
+  const int raw_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
   if (raw_fd < 0) {
     const int error = errno;
     if (error == ENOENT) {
       throw KeyFileError(name + ": no such file; create it with: (umask 077; " +
                          std::string(generate_command) + " > " + shell_quoted(path) + ")");
+    }
+    if (error == ELOOP) {
+      throw KeyFileError(name + " is a symbolic link; expected the key file itself (configure the path it points to)");
     }
     throw KeyFileError("cannot open " + name + ": " + std::strerror(error));
   }
@@ -80,6 +84,10 @@ SecretText read_key_file(const KeyFileSource& source, std::string_view generate_
                        "; expected a file holding one base64 key");
   }
   // DESIGN §3: refuse before reading a byte.
+  if (auto problem = unsafe_file_owner(status.st_uid, ::geteuid())) {
+    throw KeyFileError(name + " is " + *problem + "; run: chown " + std::to_string(::geteuid()) + " " +
+                       shell_quoted(path));
+  }
   if (source.credential) {
     if ((status.st_mode & S_IRWXO) != 0) {
       throw KeyFileError(name + " is open to others (mode " + octal_mode(status.st_mode) +
@@ -120,6 +128,12 @@ std::optional<std::string> unsafe_key_file_mode(mode_t mode) {
                        : (mode & (S_IWGRP | S_IWOTH)) != 0 ? "writable"
                                                            : "executable";
   return std::string(access) + " by group or others (mode " + octal_mode(mode) + ")";
+}
+
+std::optional<std::string> unsafe_file_owner(uid_t owner, uid_t effective_user) {
+  if (owner == effective_user || owner == 0) return std::nullopt;
+  return "owned by user " + std::to_string(owner) + ", who could replace it; expected it to be owned by user " +
+         std::to_string(effective_user) + " (this process) or root";
 }
 
 KeyFileSource locate_key_file(const std::filesystem::path& configured, std::string_view credentials_directory) {

@@ -306,6 +306,7 @@ class ExposeEntry:
     protocol: Optional[str] = None
     proxy_protocol: Optional[str] = None
     allow_any_port: bool = True  # test servers listen on ephemeral ports, not mail ports
+    proxy_sources: Optional[list[str]] = None
 
 
 # ---- an endpoint process --------------------------------------------------------------------
@@ -355,8 +356,9 @@ class Endpoint:
         return port
 
     def add_expose(self, service: str, target_port: int, peers: list[str], protocol: Optional[str] = None,
-                   proxy_protocol: Optional[str] = None) -> None:
-        self.exposes.append(ExposeEntry(service, target_port, peers, protocol, proxy_protocol))
+                   proxy_protocol: Optional[str] = None, proxy_sources: Optional[list[str]] = None) -> None:
+        self.exposes.append(ExposeEntry(service, target_port, peers, protocol, proxy_protocol,
+                                        proxy_sources=proxy_sources))
 
     def forward_port(self, service: str) -> int:
         for f in self.forwards:
@@ -396,6 +398,8 @@ class Endpoint:
                 lines.append(f"proxy_protocol = {toml_string(e.proxy_protocol)}")
             if e.allow_any_port:
                 lines.append("allow_any_port = true")
+            if e.proxy_sources is not None:
+                lines.append("proxy_sources = [" + ", ".join(toml_string(p) for p in e.proxy_sources) + "]")
         return "\n".join(lines) + "\n"
 
     @property

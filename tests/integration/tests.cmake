@@ -28,6 +28,7 @@ mailtun_integration_test(many_streams 60)         # 200 concurrent streams
 mailtun_integration_test(half_close 60)           # FIN in each direction
 mailtun_integration_test(slow_reader 60)          # a stalled stream does not slow another
 mailtun_integration_test(peer_death 60)           # kill -9 of the peer resets local clients
+mailtun_integration_test(proxy_sources 60)       # a peer cannot claim loopback in a PROXY header
 mailtun_integration_test(reconnect 90)            # the dialer reconnects after the listener restarts
 mailtun_integration_test(hostile_handshakes 60)   # garbage, unknown key, replay: zero bytes back
 mailtun_integration_test(refused_service 60)      # refused streams answered in the client's protocol

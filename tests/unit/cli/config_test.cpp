@@ -308,6 +308,80 @@ TEST_F(ConfigTest, KeyFileOthersCanReadIsRefusedWithChmod600) {
   EXPECT_NE(list[0].find("mode 0644"), std::string::npos) << list[0];
 }
 
+// Review finding "a 0666 configuration passes check": any local user could add a peer and an expose.
+TEST_F(ConfigTest, ConfigurationWritableByGroupOrOthersIsRefusedWithTheChmodFix) {
+  for (const mode_t mode : {0666, 0620, 0602}) {
+    const auto list = errors("vps.toml", vps_example, mode);
+    ASSERT_EQ(list.size(), 1U) << std::oct << mode;
+    EXPECT_TRUE(list[0].starts_with((dir_ / "vps.toml").string() + ": is writable by group or others (mode 0")) << list[0];
+    EXPECT_NE(list[0].find("; run: chmod go-w " + (dir_ / "vps.toml").string()), std::string::npos) << list[0];
+  }
+}
+
+// The Debian package installs configurations root:mailtun 0640.
+TEST_F(ConfigTest, ConfigurationReadableByGroupIsFine) {
+  (void)write_file("vps.toml", filled(vps_example), 0640);
+  EXPECT_NO_THROW((void)load_config(dir_ / "vps.toml"));
+}
+
+// Review finding "local files": a file another user owns can be rewritten by them at any time.
+TEST_F(ConfigTest, ConfigurationOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED: giving a file to another user needs root";
+  const fs::path path = write_file("vps.toml", filled(vps_example), 0600);
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0) << std::strerror(errno);
+  try {
+    (void)load_config(path);
+    FAIL() << "loaded";
+  } catch (const ConfigError& e) {
+    ASSERT_EQ(e.errors().size(), 1U);
+    EXPECT_TRUE(e.errors()[0].starts_with(path.string() + ": is owned by user 65534")) << e.errors()[0];
+  }
+}
+
+TEST_F(ConfigTest, KeyFileOwnedByAnotherUserIsRefused) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED: giving a file to another user needs root";
+  ASSERT_EQ(::chown((dir_ / "vps.key").c_str(), 65534, 65534), 0) << std::strerror(errno);
+  const auto list = errors("vps.toml", vps_example);
+  ASSERT_EQ(list.size(), 1U);
+  expect_error(list, "vps.toml", vps_example, "private_key_file", "interface.private_key_file",
+               "is owned by user 65534");
+}
+
+// Review finding "the peer chooses the client address in the PROXY header": proxy_sources.
+TEST_F(ConfigTest, ProxySourcesDefaultToAnyAddressAndAreReadAsPrefixes) {
+  Config config = load("office.toml", office_example);
+  EXPECT_EQ(config.exposes[2].proxy_sources, forwarder::default_proxy_sources());
+  std::string text = office_example;
+  text.replace(text.find("proxy_protocol = \"v2\""), 22,
+               "proxy_protocol = \"v2\"\nproxy_sources = [\"192.0.2.0/24\", \"127.0.0.1\", \"2001:db8::/32\"]");
+  config = load("office.toml", text);
+  const auto& sources = config.exposes[2].proxy_sources;
+  ASSERT_EQ(sources.size(), 3U);
+  EXPECT_EQ(sources[0], *forwarder::parse_address_prefix("192.0.2.0/24"));
+  EXPECT_EQ(sources[1].length, 32U);
+  EXPECT_EQ(sources[2].family, 6);
+}
+
+TEST_F(ConfigTest, BadProxySourcesAreNamedByElementAndLine) {
+  std::string text = office_example;
+  text.replace(text.find("proxy_protocol = \"v2\""), 22,
+               "proxy_protocol = \"v2\"\nproxy_sources = [\"192.0.2.0/24\",\n  \"10.0.0.1/8\",\n  \"office.lan\"]");
+  const auto list = errors("office.toml", text);
+  ASSERT_EQ(list.size(), 2U);
+  expect_error(list, "office.toml", text, "\"10.0.0.1/8\"", "expose[2].proxy_sources[1]",
+               "\"10.0.0.1/8\" has bits set past the prefix length");
+  expect_error(list, "office.toml", text, "\"office.lan\"", "expose[2].proxy_sources[2]",
+               "\"office.lan\" is not an address prefix; expected");
+}
+
+TEST_F(ConfigTest, EmptyProxySourcesAreRefused) {
+  std::string text = office_example;
+  text.replace(text.find("proxy_protocol = \"v2\""), 22, "proxy_protocol = \"v2\"\nproxy_sources = []");
+  const auto list = errors("office.toml", text);
+  ASSERT_EQ(list.size(), 1U);
+  expect_error(list, "office.toml", text, "proxy_sources", "expose[2].proxy_sources", "empty, so every stream");
+}
+
 TEST_F(ConfigTest, MissingKeyFileSaysHowToCreateIt) {
   std::string text = vps_example;
   text.replace(text.find("vps.key"), 7, "nonexistent.key");

@@ -142,10 +142,31 @@ TEST_F(KeyFileTest, RefusesANamedPipeWithoutBlocking) {
   EXPECT_TRUE(contains(refusal(path), path.string() + " is a named pipe"));
 }
 
-TEST_F(KeyFileTest, FollowsSymbolicLinks) {
+// Review finding "local files: symlinks are followed" (policy in key_file.hpp).
+TEST_F(KeyFileTest, RefusesASymbolicLinkEvenToAGoodKeyFile) {
   const auto target = write_file("real.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0600);
   fs::create_symlink(target, dir_ / "link.key");
-  EXPECT_NO_THROW((void)load_private_key_file(dir_ / "link.key"));
+  EXPECT_EQ(refusal(dir_ / "link.key"), (dir_ / "link.key").string() +
+                                            " is a symbolic link; expected the key file itself (configure "
+                                            "the path it points to)");
+}
+
+TEST(UnsafeFileOwner, AllowsTheEffectiveUserAndRootOnly) {
+  EXPECT_EQ(unsafe_file_owner(1000, 1000), std::nullopt);
+  EXPECT_EQ(unsafe_file_owner(0, 1000), std::nullopt);
+  EXPECT_EQ(unsafe_file_owner(0, 0), std::nullopt);
+  EXPECT_EQ(unsafe_file_owner(1001, 1000),
+            "owned by user 1001, who could replace it; expected it to be owned by user 1000 (this process) or root");
+  EXPECT_NE(unsafe_file_owner(65534, 0), std::nullopt);
+}
+
+// Review finding "key files owned by another user are accepted when running as root".
+TEST_F(KeyFileTest, RefusesAKeyFileOwnedByAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "SKIPPED: giving a file to another user needs root";
+  const auto path = write_file("vps.key", to_base64(PrivateKey::generate().bytes()) + "\n", 0600);
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0) << std::strerror(errno);
+  EXPECT_EQ(refusal(path), path.string() + " is owned by user 65534, who could replace it; expected it to be owned by user 0 "
+                                           "(this process) or root; run: chown 0 " + path.string());
 }
 
 TEST_F(KeyFileTest, MalformedContentNamesTheFile) {
