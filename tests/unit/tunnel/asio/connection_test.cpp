@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/write.hpp>
 #include <limits>
