@@ -1,6 +1,7 @@
 #pragma once
 // Joins one local TCP socket to one tunnel stream, both directions, with backpressure: the local
-// socket is read only while the stream has send credit, and stream credit is returned only as
+// socket is read only while the stream has send credit (none while the tunnel's write queue is
+// full, whatever the peer granted: Connection::send_credit), and stream credit is returned only as
 // bytes are written to the local socket. So a local peer that stops reading stalls its own stream
 // and nothing else, and buffering is bounded by the window.
 

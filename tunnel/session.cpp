@@ -9,6 +9,11 @@ namespace {
 
 constexpr std::size_t max_data_per_frame = max_record_plaintext - frame_header_len;
 constexpr StreamId max_stream_id = ~StreamId{0};
+// A new stream probes a connection quiet for this long (DESIGN §4.4)...
+constexpr auto probe_when_quiet_for = std::chrono::seconds(2);
+// ...which is dead unless a record arrives within this, or this many round trips if longer.
+constexpr auto min_probe_timeout = std::chrono::seconds(3);
+constexpr int probe_timeout_rtts = 4;
 
 std::uint16_t read_u16(const std::vector<std::uint8_t>& b, std::size_t at) {
   return static_cast<std::uint16_t>((b[at] << 8) | b[at + 1]);
@@ -25,6 +30,7 @@ std::string to_string(const CloseReason& reason) {
     case CloseReason::Kind::handshake_failed: return detail("handshake failed");
     case CloseReason::Kind::protocol_error: return detail("protocol error");
     case CloseReason::Kind::peer_silent: return "peer silent for 3 keepalive intervals";
+    case CloseReason::Kind::probe_unanswered: return "peer did not answer a ping sent with a new stream";
     case CloseReason::Kind::drained: return "shut down after draining";
     case CloseReason::Kind::drain_timeout: return "drain deadline passed";
     case CloseReason::Kind::nonce_exhausted: return "nonce space exhausted";
@@ -140,6 +146,7 @@ void Session::process_records(TimePoint now, Output& out) {
     if (!*record) return;
     ++stats_.records_in;
     last_received_ = now;
+    probe_deadline_ = TimePoint::max();
     if (!role_initiator_ && !confirmed_) {
       confirmed_ = true;
       out.events.emplace_back(Confirmed{});
@@ -313,6 +320,7 @@ Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Ou
   ++local_streams_;
   ++stats_.streams_opened_local;
   encode_open(pending_, id, open);
+  probe_if_quiet(now);
   flush(now, out);
   return id;
 }
@@ -396,6 +404,7 @@ void Session::on_tick(TimePoint now, Output& out) {
   }
   if (now >= drain_deadline_) return close({CloseReason::Kind::drain_timeout, {}}, out);
   if (now - last_received_ >= 3 * limits_.keepalive) return close({CloseReason::Kind::peer_silent, {}}, out);
+  if (now >= probe_deadline_) return close({CloseReason::Kind::probe_unanswered, {}}, out);
   if (now >= std::max(last_received_, last_ping_sent_) + limits_.keepalive) send_ping(now);
   flush(now, out);
 }
@@ -403,7 +412,7 @@ void Session::on_tick(TimePoint now, Output& out) {
 TimePoint Session::next_deadline() const {
   if (closed_) return TimePoint::max();
   if (phase_ != Phase::established || (!role_initiator_ && !confirmed_)) return handshake_deadline_;
-  return std::min({drain_deadline_, last_received_ + 3 * limits_.keepalive,
+  return std::min({drain_deadline_, probe_deadline_, last_received_ + 3 * limits_.keepalive,
                    std::max(last_received_, last_ping_sent_) + limits_.keepalive, next_rekey_at_});
 }
 
@@ -413,6 +422,17 @@ void Session::send_ping(TimePoint now) {
   encode_ping(pending_, FrameType::ping, ++ping_counter_);
   last_ping_sent_ = now;
   ping_outstanding_.emplace(ping_counter_, now);
+}
+
+void Session::probe_if_quiet(TimePoint now) {
+  // A peer that went dark without closing would otherwise hold a new stream for up to 3 × keepalive
+  // (45 s by default) before its client hears 421 (DESIGN §4.4, §5): a client waiting for a greeting
+  // is better told within seconds. One probe at a time; any record answers it.
+  if (probe_deadline_ != TimePoint::max() || now - last_received_ < probe_when_quiet_for) return;
+  send_ping(now);
+  Clock::duration answer_within = min_probe_timeout;
+  if (stats_.rtt) answer_within = std::max<Clock::duration>(answer_within, probe_timeout_rtts * *stats_.rtt);
+  probe_deadline_ = now + answer_within;
 }
 
 void Session::flush(TimePoint now, Output& out) {

@@ -123,6 +123,9 @@ class Session {
   void flush(TimePoint now, Output& out);
   /// Queues a PING; its PONG measures the round trip (SessionStats::rtt).
   void send_ping(TimePoint now);
+  /// Opening a stream on a connection that has heard nothing for a while: PING, and close if no
+  /// record arrives by probe_deadline_.
+  void probe_if_quiet(TimePoint now);
   void close(CloseReason reason, Output& out);
   void check_drained(Output& out);
   [[nodiscard]] bool is_local_id(StreamId id) const { return (id % 2 == 1) == role_initiator_; }
@@ -155,6 +158,7 @@ class Session {
   TimePoint last_ping_sent_;
   TimePoint next_rekey_at_;
   TimePoint drain_deadline_ = TimePoint::max();
+  TimePoint probe_deadline_ = TimePoint::max();
   std::uint64_t records_at_last_rekey_ = 0;
   std::uint64_t ping_counter_ = 0;
   /// The PING whose PONG is awaited, and when it was sent.

@@ -62,6 +62,7 @@ struct CloseReason {
     handshake_failed,   // rejected handshake message (error says why); the shell closes silently
     protocol_error,     // malformed frame or record, failed decryption (error says which)
     peer_silent,        // nothing received for 3 × keepalive
+    probe_unanswered,   // a stream was opened on a quiet connection and the PING it sent got no answer
     drained,            // after GOAWAY (either side): every stream finished
     drain_timeout,      // after GOAWAY: the drain deadline passed with streams still open
     nonce_exhausted,    // 2^64 records: cannot happen at any real rate, but must not wrap

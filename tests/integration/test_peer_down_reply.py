@@ -1,6 +1,8 @@
 """A forward whose peer is down answers at once in its protocol and closes (DESIGN §5): Postfix
 defers with "421 4.4.1" instead of waiting or bouncing."""
 
+import os
+import signal
 import time
 import unittest
 
@@ -38,6 +40,22 @@ class PeerDownReply(TunnelTestCase):
         self.office.kill()
         self.vps.wait_for_log(r"peer office down: ")
         self.assert_421_fast(self.lmtp)
+
+    def test_office_gone_dark(self):
+        """Issue 13, "a peer that goes dark without closing": the office stops (SIGSTOP), its socket
+        stays open. A new LMTP client must hear 421 within seconds, not after 3 x keepalive (45 s)."""
+        self.h.start_pair(self.vps, self.office)
+        os.kill(self.office.pid, signal.SIGSTOP)  # the PID this test started
+        self.addCleanup(os.kill, self.office.pid, signal.SIGCONT)
+        # What is under test is a connection that has been quiet for a while: let it be (the probe
+        # starts after 2 s without a record; keepalive is 15 s).
+        time.sleep(2.5)
+        started = time.monotonic()
+        with connect(self.lmtp) as c:
+            line = recv_line(c, started + 20)
+        elapsed = time.monotonic() - started
+        self.assertTrue(line.startswith(b"421 4.4.1 "), line)
+        self.assertLess(elapsed, 8, f"the 421 took {elapsed:.1f} s")
 
 
 if __name__ == "__main__":

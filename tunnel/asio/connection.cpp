@@ -10,12 +10,14 @@ namespace {
 constexpr std::size_t read_buffer_size = 256 * 1024;
 // After a graceful close (drained), queued bytes (the last FIN, GOAWAY) get this long to leave.
 constexpr auto close_linger = std::chrono::seconds(2);
-// Control replies (PONG, RST) are not flow-controlled: a peer that sends PINGs or OPENs but never
-// reads could grow the write queue for ever. Stream data is bounded by the windows, so a backlog past
-// every window plus slack can only be that, and ends the connection.
-std::size_t max_write_backlog(const SessionLimits& limits) {
-  return 2 * limits.max_streams * limits.initial_window + 4 * 1024 * 1024;
-}
+// A peer may grant any credit (up to 2^32-1 per stream) and then stop reading: the windows alone
+// do not bound what waits here. Above this much queued, streams get no credit and local sockets are
+// not read (send_credit()), so stream data adds at most one local read beyond it.
+constexpr std::size_t write_low_mark = 1024 * 1024;
+// Control replies (PONG, RST, WINDOW) are not held back: a peer that sends PINGs or OPENs but never
+// reads could grow the queue for ever. A backlog this far past the low mark can only be that, and
+// ends the connection.
+constexpr std::size_t max_write_backlog = write_low_mark + 4 * 1024 * 1024;
 
 tcp::endpoint remote_of(const tcp::socket& socket) {
   boost::system::error_code ec;
@@ -95,7 +97,7 @@ void Connection::on_readable() {
   if (ec) return close_now(lost(ec));
   session_.on_bytes(Bytes(read_buffer_.get(), n), Clock::now(), out_);
   apply(out_);
-  if (!closed_ && write_pending_.size() + write_inflight_.size() > max_write_backlog(session_.limits())) {
+  if (!closed_ && write_backlog() > max_write_backlog) {
     return close_now({CloseReason::Kind::peer_not_reading, {}});
   }
   read();
@@ -114,9 +116,28 @@ void Connection::write() {
                      self->write_inflight_.clear();
                      if (self->closed_) return;
                      if (ec) return self->close_now(lost(ec));
-                     if (!self->write_pending_.empty()) return self->write();
-                     if (self->closing_) self->finish_close();
+                     if (!self->write_pending_.empty()) {
+                       self->write();
+                     } else if (self->closing_) {
+                       return self->finish_close();
+                     }
+                     self->resume_held_streams();
                    });
+}
+
+std::size_t Connection::write_backlog() const { return write_pending_.size() + write_inflight_.size(); }
+
+void Connection::resume_held_streams() {
+  if (!holding_streams_ || write_backlog() >= write_low_mark) return;
+  holding_streams_ = false;
+  // A sink may reset its stream (and so change sinks_) from on_writable().
+  std::vector<std::shared_ptr<StreamSink>> held;
+  held.reserve(sinks_.size());
+  for (const auto& [id, sink] : sinks_) held.push_back(sink);
+  for (const auto& sink : held) {
+    if (closed_ || holding_streams_) return;
+    sink->on_writable();
+  }
 }
 
 // ---- the one place that acts on Session output ------------------------------------------------
@@ -140,6 +161,10 @@ void Connection::apply(Output& out) {
   auto self = shared_from_this();  // a handler may drop its last reference to us
 
   for (auto& event : events) {
+    // A handler may close this connection (the tie-break between two connections of one peer
+    // closes the loser from inside on_confirmed): what the same read carried after that must not be
+    // delivered, since the peer is told every stream of a closed connection was reset.
+    if (closed_) break;
     std::visit(
         [this](auto& e) {
           using E = std::decay_t<decltype(e)>;
@@ -230,10 +255,20 @@ Result<StreamId> Connection::open_stream(const OpenPayload& open) {
   return id;
 }
 
-void Connection::attach(StreamId id, std::shared_ptr<StreamSink> sink) { sinks_[id] = std::move(sink); }
+void Connection::attach(StreamId id, std::shared_ptr<StreamSink> sink) {
+  if (!closed_) sinks_[id] = std::move(sink);  // a closed connection's streams were all reset
+}
+
+std::size_t Connection::send_credit(StreamId id) {
+  if (write_backlog() >= write_low_mark) {
+    holding_streams_ = true;  // the write completion that takes the queue below the mark resumes them
+    return 0;
+  }
+  return session_.send_credit(id);
+}
 
 std::size_t Connection::send(StreamId id, Bytes data) {
-  const std::size_t n = session_.send(id, data, Clock::now(), out_);
+  const std::size_t n = session_.send(id, data.first(std::min(data.size(), send_credit(id))), Clock::now(), out_);
   apply(out_);
   return n;
 }

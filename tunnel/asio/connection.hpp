@@ -57,12 +57,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Opens a stream; attach() its sink before returning to the event loop.
   Result<StreamId> open_stream(const OpenPayload& open);
   void attach(StreamId id, std::shared_ptr<StreamSink> sink);
+  /// Takes at most send_credit(id) bytes of `data`; returns how many.
   std::size_t send(StreamId id, Bytes data);
   void finish(StreamId id);
   /// Resets the stream and detaches its sink (which hears nothing more).
   void reset(StreamId id, ResetCode code, std::string_view reason);
   void consumed(StreamId id, std::size_t n);
-  [[nodiscard]] std::size_t send_credit(StreamId id) const { return session_.send_credit(id); }
+  /// The stream's credit, or 0 while the tunnel's write queue is above its low mark (the peer is not
+  /// reading fast enough, whatever credit it grants): the sink hears on_writable() once it is below.
+  [[nodiscard]] std::size_t send_credit(StreamId id);
 
   /// See Session::adopt_limits.
   void adopt_limits(const SessionLimits& limits) { session_.adopt_limits(limits); }
@@ -85,6 +88,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read();
   void on_readable();
   void write();
+  [[nodiscard]] std::size_t write_backlog() const;
+  /// Tells every sink it may send again once the write queue is below its low mark.
+  void resume_held_streams();
   void arm_timer();
   /// The only place that acts on Session output: writes, events, close, timer.
   void apply(Output& out);
@@ -104,6 +110,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::vector<std::uint8_t> write_inflight_;
   bool writing_ = false;
   bool reading_ = false;
+  bool holding_streams_ = false;  // send_credit() said 0 for the write queue: resume_held_streams() owes them
   bool closing_ = false;  // Session closed: write what is queued, then close the socket
   bool closed_ = false;
   std::optional<CloseReason> close_reason_;

@@ -228,6 +228,44 @@ TEST(Session, ASilentPeerIsDeadAfterThreeKeepalivesAndItsStreamsAreReset) {
   EXPECT_FALSE(p.seen_by_a().resets.at(id).by_peer);
 }
 
+// Issue 13, "a peer that goes dark without closing": a new stream on a quiet connection must not
+// wait 3 × keepalive (45 s) to learn the peer is gone; it probes with a PING and gives up in seconds.
+TEST(Session, ANewStreamOnAQuietConnectionFindsADarkPeerWithinSeconds) {
+  SessionPair p;
+  p.handshake();
+  p.tick(10s);  // quiet, but not yet keepalive time
+  const StreamId id = open_on_a(p);
+  EXPECT_LE(p.a().next_deadline(), p.now + 3s) << "the probe's deadline, not the keepalive's";
+  p.tick(2999ms);  // b has gone dark: nothing is delivered
+  EXPECT_FALSE(p.seen_by_a().close);
+  p.tick(1ms);
+  ASSERT_TRUE(p.seen_by_a().close);
+  EXPECT_EQ(p.seen_by_a().close->kind, CloseReason::Kind::probe_unanswered);
+  ASSERT_TRUE(p.seen_by_a().resets.contains(id)) << "the forward answers its client 421 on this reset";
+  EXPECT_FALSE(p.seen_by_a().resets.at(id).by_peer);
+}
+
+TEST(Session, AnAnsweredProbeKeepsTheConnection) {
+  SessionPair p;
+  p.handshake();
+  p.tick(10s);
+  open_on_a(p);
+  p.now += 100ms;
+  p.deliver();  // b answers the PING (and takes the OPEN)
+  p.tick(4s);
+  EXPECT_FALSE(p.seen_by_a().close);
+  EXPECT_GT(p.a().next_deadline(), p.now + 1s) << "no probe is pending any more";
+}
+
+TEST(Session, ANewStreamOnABusyConnectionSendsNoProbe) {
+  SessionPair p;
+  p.handshake();
+  p.tick(1s);
+  open_on_a(p);
+  p.tick(5s);  // b never answers, but nothing asked it to
+  EXPECT_FALSE(p.seen_by_a().close);
+}
+
 TEST(Session, ResponderClosesWhenMessage1DoesNotArriveInTime) {
   keys::PrivateKey vps = keys::PrivateKey::generate();
   Responder responder(vps);
