@@ -85,7 +85,8 @@ class Run {
     if (out_.close) closed_ = true;
   }
 
-  fuzz::FixedKeys keys_;
+  // Shared by every run: keys in guarded memory cost a few system calls each to make.
+  static inline const fuzz::FixedKeys keys_;
   TimePoint now_ = TimePoint{} + std::chrono::hours(1);
   Responder responder_;
   Session session_;
