@@ -9,11 +9,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAILTUN_BUILD_DIR:-$root/build}
 asan_build=${MAILTUN_ASAN_BUILD_DIR:-$root/build-asan}
 fuzz_build=${MAILTUN_FUZZ_BUILD_DIR:-$root/build-fuzz}
-werror=OFF
-[ "${CI:-}" = "true" ] && werror=ON
 
 bash "$root/scripts/build.sh"
-cmake -S "$root" -B "$asan_build" -G Ninja -DMAILTUN_WERROR=$werror -DMAILTUN_SANITIZE=ON >/dev/null
+# Warnings are the first build's job: g++'s flow-based warnings are unreliable under instrumentation.
+cmake -S "$root" -B "$asan_build" -G Ninja -DMAILTUN_WERROR=OFF -DMAILTUN_SANITIZE=ON >/dev/null
 cmake --build "$asan_build" --target unit_tests noise-vectors mailtun
 cmake -S "$root" -B "$fuzz_build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DMAILTUN_FUZZ=ON >/dev/null
 cmake --build "$fuzz_build" --target fuzzers
