@@ -23,10 +23,20 @@ ctest --output-on-failure --verbose --label-regex e2e || status=1
 ctest --output-on-failure --timeout 600 -j "$(nproc)" --label-exclude e2e || status=1
 
 # Packaging, docs and e2e test what the sanitizers add nothing to, and are not run twice.
-export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# Reports also go to files, so that one from a process whose exit status no test looks at (a
+# daemon stopped by a signal, a helper) still fails the run.
+reports=$asan_build/sanitizer-reports
+rm -rf "$reports" && mkdir -p "$reports"
+export ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=1:log_path=$reports/asan
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan
 cd "$asan_build"
 ctest --output-on-failure --timeout 600 -j "$(nproc)" --label-exclude 'e2e|packaging|docs' || status=1
+if [ -n "$(ls -A "$reports")" ]; then
+  echo "test.sh: sanitizer reports:" >&2
+  cat "$reports"/* >&2
+  status=1
+fi
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 cd "$fuzz_build"
 ctest --output-on-failure -j "$(nproc)" --label-regex fuzz || status=1
