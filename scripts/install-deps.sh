@@ -12,6 +12,7 @@ packages=(
   wireguard-tools
   dovecot-core dovecot-lmtpd swaks postfix
   iproute2 python3
+  clang-14 libclang-rt-14-dev llvm-14
   debootstrap lintian go-md2man systemd systemd-container procps
 )
 
