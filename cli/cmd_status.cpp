@@ -18,6 +18,7 @@
 
 #include "cli/command_error.hpp"
 #include "cli/commands.hpp"
+#include "cli/config.hpp"
 #include "cli/control_client.hpp"
 #include "cli/error_text.hpp"
 #include "cli/status_report.hpp"
@@ -63,7 +64,7 @@ fs::path control_socket_of(const fs::path& file, const fs::path& runtime_directo
     return path.is_absolute() ? path : fs::absolute(file).parent_path() / path;
   }
   const std::string name = root["interface"]["name"].value<std::string>().value_or(file.stem().string());
-  return runtime_directory / (name + ".sock");
+  return default_control_socket(name, runtime_directory);
 }
 
 /// Every socket named *.sock in `directory`, sorted; none if it does not exist.

@@ -32,7 +32,7 @@ void register_check_command(CLI::App& app, Io io = {});
 /// their status over the control socket; without --socket or --config, every *.sock in
 /// `runtime_directory`. An endpoint that cannot be asked: CommandError with exit code 1; a
 /// configuration that cannot be read: exit code 2.
-void register_status_command(CLI::App& app, Io io = {}, std::filesystem::path runtime_directory = "/run/mailtun");
+void register_status_command(CLI::App& app, Io io = {}, std::filesystem::path runtime_directory = "/run/mailtun");  // = default_runtime_directory (config.hpp)
 
 /// `mailtun up`: cmd_up.cpp.
 void register_up_command(CLI::App& app);

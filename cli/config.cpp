@@ -595,13 +595,13 @@ class Loader {
 
   Config build() {
     if (interface_.private_key_unread) interface_.private_key.emplace(keys::PrivateKey::generate());  // see PeerSideConfig
-    const std::filesystem::path default_control_socket = "/run/mailtun/" + *interface_.name + ".sock";
+    std::filesystem::path control_socket = interface_.control_socket.value_or(default_control_socket(*interface_.name));
     Config config{
         .path = path_,
         .interface = Interface{.name = std::move(*interface_.name),
                                .private_key = std::move(*interface_.private_key),
                                .listen = interface_.listen,
-                               .control_socket = interface_.control_socket.value_or(default_control_socket),
+                               .control_socket = std::move(control_socket),
                                .metrics_listen = interface_.metrics_listen},
     };
     for (PeerDraft& peer : peers_) {

@@ -25,6 +25,15 @@ namespace mailtun::cli {
 inline constexpr std::chrono::seconds default_keepalive{15};
 inline constexpr std::size_t default_max_streams = 1024;
 
+/// Where the control sockets of running endpoints live (the unit's RuntimeDirectory=).
+inline const std::filesystem::path default_runtime_directory = "/run/mailtun";
+
+/// The control socket of the interface called `name` when the file names none: DIRECTORY/NAME.sock.
+[[nodiscard]] inline std::filesystem::path default_control_socket(std::string_view name,
+                                                                  const std::filesystem::path& directory = default_runtime_directory) {
+  return directory / (std::string(name) + ".sock");
+}
+
 /// [interface]: this endpoint.
 struct Interface {
   /// For logs and status; defaults to the configuration file's stem ("vps" for vps.toml), which is

@@ -120,10 +120,16 @@ std::vector<forwarder::ExposeSpec> Endpoint::expose_specs(const std::vector<Expo
         spec.counters = it->counters;
       }
     }
-    // Peer names resolve when the specs are used; see reload() for peers added at the same time.
+    // Peers are assigned later (assign_expose_peers): a reload resolves targets before it changes peers.
     specs.push_back(std::move(spec));
   }
   return specs;
+}
+
+void Endpoint::assign_expose_peers(std::vector<forwarder::ExposeSpec>& specs, const std::vector<Expose>& exposes) const {
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (const std::string& name : exposes[i].peers) specs[i].peers.push_back(*active_peer(name));
+  }
 }
 
 Endpoint::RunningForward Endpoint::start_forward(const Forward& forward) {
@@ -150,9 +156,7 @@ Endpoint::RunningForward Endpoint::start_forward(const Forward& forward) {
 
 void Endpoint::start() {
   auto specs = expose_specs(config_.exposes);
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    for (const std::string& name : config_.exposes[i].peers) specs[i].peers.push_back(*active_peer(name));
-  }
+  assign_expose_peers(specs, config_.exposes);
   exposes_ = std::make_unique<forwarder::Exposes>(io_.get_executor(), std::move(specs), std::chrono::seconds(5));
 
   for (const Forward& forward : config_.forwards) forwards_.push_back(start_forward(forward));
@@ -297,9 +301,7 @@ void Endpoint::reload(Config next) {
     schedule_down_report(index);
   }
 
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    for (const std::string& name : next.exposes[i].peers) specs[i].peers.push_back(*active_peer(name));
-  }
+  assign_expose_peers(specs, next.exposes);
   exposes_ = std::make_unique<forwarder::Exposes>(io_.get_executor(), std::move(specs), std::chrono::seconds(5));
 
   config_.interface.name = next.interface.name;

@@ -105,6 +105,8 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   RunningForward start_forward(const Forward& forward);
   /// Expose specs for `exposes`, with targets resolved (throws std::runtime_error on a bad one).
   std::vector<forwarder::ExposeSpec> expose_specs(const std::vector<Expose>& exposes) const;
+  /// Fills each spec's peer slots from the names in `exposes` (the same order), which must be active.
+  void assign_expose_peers(std::vector<forwarder::ExposeSpec>& specs, const std::vector<Expose>& exposes) const;
 
   void on_dialed(std::size_t peer, boost::asio::ip::tcp::socket socket);
   void on_accepted(boost::asio::ip::tcp::socket socket);
