@@ -18,6 +18,7 @@
 #include "cli/config.hpp"
 #include "cli/control_server.hpp"
 #include "cli/endpoint.hpp"
+#include "cli/private_memory.hpp"
 #include "cli/logging.hpp"
 #include "cli/metrics_server.hpp"
 
@@ -83,6 +84,7 @@ void ensure_socket_directory(const std::filesystem::path& socket) {
 
 void run_up(const UpOptions& options) {
   setup_logging(options.log_level);
+  keep_memory_private();  // before any key is read
   Config config = load_config(options.config);  // ConfigError: exit 2
   std::signal(SIGPIPE, SIG_IGN);                 // a peer that vanishes mid-write is an error code, not a death
 

@@ -41,6 +41,7 @@ std::string_view refusal_name(const tunnel::CloseReason& reason) {
   if (reason.kind == Kind::handshake_timeout) return "timeout";
   if (reason.kind != Kind::handshake_failed) return "incomplete";
   if (reason.error == errc::bad_mac1) return "bad_mac1";
+  if (reason.error == errc::rate_limited) return "rate_limited";
   if (reason.error == errc::unknown_peer) return "unknown_peer";
   if (reason.error == errc::replayed_timestamp) return "replayed_timestamp";
   if (reason.error == errc::timestamp_in_future) return "timestamp_in_future";
@@ -163,7 +164,6 @@ void Endpoint::start() {
 
   if (config_.interface.listen) {
     acceptor_ = std::make_shared<tunnel::asio::Acceptor>(io_.get_executor(), to_endpoint(*config_.interface.listen),
-                                                         tunnel::HandshakeLimiter{},
                                                          [this](tcp::socket s) { on_accepted(std::move(s)); });
     try {
       acceptor_->start();
@@ -352,7 +352,10 @@ void Endpoint::on_accepted(tcp::socket socket) {
     handshaking_.pop_front();
   }
   // The peer, and so its limits, is known only after message 1 (see on_established).
-  auto connection = Connection::accept(std::move(socket), responder_, tunnel::SessionLimits{}, *this);
+  auto admit = [this, source] {
+    return handshake_limiter_.allow(source, tunnel::Clock::now(), is_proven_source(source));
+  };
+  auto connection = Connection::accept(std::move(socket), responder_, tunnel::SessionLimits{}, *this, admit);
   connections_.insert(connection);
   handshaking_.push_back({connection, source});
   connection->start();
@@ -369,7 +372,22 @@ void Endpoint::on_established(Connection& connection) {
   }
 }
 
-void Endpoint::on_confirmed(Connection& connection) { become_current(*connection.peer(), connection); }
+void Endpoint::on_confirmed(Connection& connection) {
+  remember_proven_source(*peers_[*connection.peer()], tunnel::asio::source_of(connection.remote_endpoint()));
+  become_current(*connection.peer(), connection);
+}
+
+bool Endpoint::is_proven_source(const tunnel::SourceKey& source) const {
+  return std::ranges::any_of(peers_, [&](const auto& peer) {
+    return peer->active && std::ranges::find(peer->proven_sources, source) != peer->proven_sources.end();
+  });
+}
+
+void Endpoint::remember_proven_source(PeerState& state, const tunnel::SourceKey& source) {
+  std::erase(state.proven_sources, source);
+  state.proven_sources.push_back(source);
+  if (state.proven_sources.size() > proven_sources_per_peer) state.proven_sources.pop_front();
+}
 
 void Endpoint::become_current(std::size_t peer, Connection& connection) {
   PeerState& state = *peers_[peer];
@@ -452,6 +470,9 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
 }
 
 void Endpoint::on_handshake_refused(const Connection& connection, const tunnel::CloseReason& reason) {
+  // Closed by this side (the oldest unfinished handshake making room, counted then; a shutdown):
+  // not the stranger's refusal.
+  if (reason.kind == tunnel::CloseReason::Kind::local) return;
   const std::string_view name = refusal_name(reason);
   ++rejected_handshakes_[std::string(name)];
   // Strangers and scanners (garbage, a connection closed without a word, a timeout) are their own
@@ -542,7 +563,6 @@ StatusReport Endpoint::status_report() const {
       .version = MAILTUN_VERSION,
       .rejected_handshakes = rejected_handshakes_,
   };
-  if (acceptor_ && acceptor_->dropped() > 0) report.rejected_handshakes["rate_limited"] = acceptor_->dropped();
 
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     const PeerState& state = *peers_[i];

@@ -88,6 +88,8 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     std::optional<tunnel::TimePoint> last_handshake;
     std::size_t down_reports = 0;  // warnings since it went down (down_report.hpp)
     std::unique_ptr<boost::asio::steady_timer> down_timer;
+    /// The sources of its latest confirmed handshakes here, newest last (HandshakeLimiter: proven).
+    std::deque<tunnel::SourceKey> proven_sources;
   };
 
   /// A running forward and its counters.
@@ -119,6 +121,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   void notify_peer_state_change() const;
   [[nodiscard]] std::string peer_state(std::size_t peer) const;
   [[nodiscard]] std::string own_public_key() const;
+  /// Whether some peer completed one of its latest handshakes from `source`.
+  [[nodiscard]] bool is_proven_source(const tunnel::SourceKey& source) const;
+  void remember_proven_source(PeerState& state, const tunnel::SourceKey& source);
 
   boost::asio::io_context& io_;
   Config config_;  // its peers are moved into peers_
@@ -137,7 +142,11 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   static constexpr std::size_t max_handshakes = 256;
   static constexpr std::ptrdiff_t max_handshakes_per_source = 4;
   std::deque<Handshaking> handshaking_;
+  /// Per peer: enough for its NAT's few public addresses, too few for a compromised peer to make
+  /// room for a flood.
+  static constexpr std::size_t proven_sources_per_peer = 4;
   std::map<std::string, std::uint64_t> rejected_handshakes_;  // by reason
+  tunnel::HandshakeLimiter handshake_limiter_;                // docs/design.md, "Handshake floods"
   tunnel::HandshakeLimiter refusal_log_limiter_;              // one warning per source per minute
   tunnel::TimePoint started_;
   std::function<void()> on_peer_state_change_;

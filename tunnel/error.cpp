@@ -19,6 +19,7 @@ class Category final : public std::error_category {
       case errc::timestamp_in_future:
         return "handshake timestamp is too far ahead of this clock (is the peer's clock wrong?)";
       case errc::weak_public_key: return "Diffie-Hellman result is all zero";
+      case errc::rate_limited: return "too many handshakes from this source";
       case errc::record_too_long: return "record is too long";
       case errc::record_too_short: return "record is too short";
       case errc::nonce_exhausted: return "nonce space exhausted";

@@ -18,6 +18,7 @@ enum class errc {
   replayed_timestamp,    // TAI64N timestamp not greater than the last one accepted from that peer
   timestamp_in_future,   // TAI64N timestamp further ahead of our clock than the tolerated skew
   weak_public_key,       // Diffie-Hellman gave the all-zero result (low-order point)
+  rate_limited,          // the message's source is over the handshake rate (docs/design.md, "Handshake floods")
   // Records (DESIGN §4.2).
   record_too_long,       // plaintext or ciphertext over the record limit
   record_too_short,      // ciphertext shorter than an AEAD tag

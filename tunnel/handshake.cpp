@@ -96,10 +96,18 @@ void Responder::remove_peer(PeerIndex peer) {
   if (peer < peers_.size()) peers_[peer].removed = true;
 }
 
+void Responder::confirm(PeerIndex peer, Tai64n timestamp) {
+  if (peer >= peers_.size()) return;
+  auto& newest = peers_[peer].last_timestamp;
+  if (!newest || *newest < timestamp) newest = timestamp;
+}
+
 Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optional<Tai64n> latest,
+                                                     const Admission& admit,
                                                      std::optional<keys::PrivateKey> ephemeral) {
   auto noise_message = unwrap(message, message_type_initiation, initiation_wire_len, own_mac1_);
   if (!noise_message) return tl::unexpected(noise_message.error());
+  if (admit && !admit()) return fail(errc::rate_limited);
 
   noise::HandshakeState state({
       .protocol = mailtun_protocol(),
@@ -130,11 +138,10 @@ Result<Responder::Accepted> Responder::on_initiation(Bytes message, std::optiona
   auto response = state.write_message({});
   if (!response) return tl::unexpected(response.error());
 
-  peer->last_timestamp = timestamp;
   auto [initiator_to_responder, responder_to_initiator] = state.split();
   return Accepted{static_cast<PeerIndex>(peer - peers_.begin()),
                   wrap(message_type_response, *response, peer->mac1),
-                  TransportKeys{std::move(responder_to_initiator), std::move(initiator_to_responder)}};
+                  TransportKeys{std::move(responder_to_initiator), std::move(initiator_to_responder)}, timestamp};
 }
 
 }  // namespace mailtun::tunnel

@@ -4,6 +4,7 @@
 // Pure: the caller passes complete messages, the wall-clock timestamp and (in tests) the ephemeral
 // key; every rejection is a typed error that the I/O shell turns into a silent close.
 
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -45,7 +46,7 @@ class Initiator {
 };
 
 /// The listening side: one per endpoint, holding the configured peers and, per peer, the newest
-/// message 1 timestamp accepted so far (the replay guard).
+/// message 1 timestamp of a confirmed session (the replay guard).
 class Responder {
  public:
   using PeerIndex = std::size_t;
@@ -54,7 +55,14 @@ class Responder {
     PeerIndex peer;                       // index from add_peer()
     std::vector<std::uint8_t> response;   // message 2 with its length field, for the socket
     TransportKeys keys;
+    Tai64n timestamp;                     // for confirm()
   };
+
+  /// Asked once a message 1 has passed its mac1 check, before any Diffie-Hellman: false refuses it
+  /// with rate_limited. The handshake rate limit is charged here and not at accept, so that a
+  /// stranger who does not know this endpoint's public key cannot spend a source's handshakes
+  /// (docs/design.md, "Handshake floods").
+  using Admission = std::function<bool()>;
 
   /// `local_static` is borrowed and must outlive the Responder.
   explicit Responder(const keys::PrivateKey& local_static);
@@ -69,11 +77,20 @@ class Responder {
   /// strangers cost no Diffie-Hellman: length (bad_length), type and reserved bytes (bad_type),
   /// mac1 (bad_mac1); then Noise (decrypt_failed, weak_public_key), the initiator's key
   /// (unknown_peer), the timestamp (replayed_timestamp, or timestamp_in_future when past `latest`).
-  /// On success the peer's timestamp is recorded. `latest` is this side's clock plus the skew it
+  /// `admit` is asked between mac1 and Noise. `latest` is this side's clock plus the skew it
   /// tolerates: without it, one message 1 from a clock that ran far ahead would lock the peer out
   /// until restart, because every later, correct timestamp would look like a replay.
+  ///
+  /// The timestamp is not recorded here but by confirm(): message 1 does not involve the PSK, so
+  /// someone holding a peer's static key but not its PSK could otherwise push the peer's timestamp
+  /// ahead and lock it out.
   Result<Accepted> on_initiation(Bytes message, std::optional<Tai64n> latest = std::nullopt,
+                                 const Admission& admit = {},
                                  std::optional<keys::PrivateKey> ephemeral = std::nullopt);
+
+  /// The initiator's first record arrived, so it holds the PSK: `timestamp` (from Accepted) becomes
+  /// the peer's replay guard unless a newer one already is.
+  void confirm(PeerIndex peer, Tai64n timestamp);
 
   [[nodiscard]] std::size_t peer_count() const { return peers_.size(); }
   /// The initiator's static key of the latest message 1 refused as unknown_peer: logged, so that a

@@ -51,11 +51,18 @@ bool HandshakeLimiter::forget_full_buckets(TimePoint now) {
   return buckets_.size() < before;
 }
 
-bool HandshakeLimiter::allow(const SourceKey& source, TimePoint now) {
+void HandshakeLimiter::forget_fullest_bucket(TimePoint now) {
+  const auto fullest = std::ranges::max_element(
+      buckets_, {}, [&](const auto& entry) { return refilled(entry.second, now); });
+  if (fullest != buckets_.end()) buckets_.erase(fullest);
+}
+
+bool HandshakeLimiter::allow(const SourceKey& source, TimePoint now, bool proven) {
   auto it = buckets_.find(source);
   if (it == buckets_.end()) {
-    if (buckets_.size() >= max_sources_) {
-      if (now < no_full_bucket_before_ || !forget_full_buckets(now)) return false;
+    if (buckets_.size() >= max_sources_ && (now < no_full_bucket_before_ || !forget_full_buckets(now))) {
+      if (!proven) return false;
+      forget_fullest_bucket(now);
     }
     // A new source starts with a full bucket, less this handshake.
     buckets_.emplace(source, Bucket{capacity_ - cost_, now});

@@ -41,12 +41,16 @@ struct HandshakeLimits {
 ///
 /// Table policy: a bucket that has refilled to `burst` is forgotten when room is needed, which
 /// loses nothing, since a source seen for the first time starts with a full bucket. When the table
-/// is full of sources that are still refilling, a handshake from a source not in it is refused.
-/// That is the safer side: admitting it would mean forgetting some other source's debt, so a flood
-/// from many addresses would get a fresh burst per address and escape the limit altogether, while
-/// refusing costs a legitimate newcomer only a retry after backoff (DESIGN §4.4). WireGuard's
-/// ratelimiter refuses likewise when its table is full. Time going backwards is treated as no time
-/// passing.
+/// is full of sources that are still refilling, a handshake from a source not in it is refused:
+/// admitting it would mean forgetting some other source's debt, so a flood from many addresses
+/// would get a fresh burst per address and escape the limit altogether.
+///
+/// Refusing every newcomer would let such a flood (an IPv6 /52 holds 4096 sources of /64) lock out
+/// a real peer that is not yet in the table, so the caller says whether the source is *proven*: one
+/// a peer recently completed a handshake from (docs/design.md, "Handshake floods"). A proven
+/// newcomer takes the place of the bucket nearest to full, whose source gets at most one fresh
+/// burst out of it; the proven source is then limited like any other. Time going backwards is
+/// treated as no time passing.
 class HandshakeLimiter {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
@@ -54,7 +58,8 @@ class HandshakeLimiter {
   explicit HandshakeLimiter(const HandshakeLimits& limits = {});
 
   /// True if `source` may have a handshake at `now` (and charges it one); false: drop it silently.
-  bool allow(const SourceKey& source, TimePoint now);
+  /// `proven`: see the class comment.
+  bool allow(const SourceKey& source, TimePoint now, bool proven = false);
 
   /// Sources currently tracked; never more than max_sources.
   [[nodiscard]] std::size_t tracked_sources() const { return buckets_.size(); }
@@ -69,6 +74,8 @@ class HandshakeLimiter {
   [[nodiscard]] std::chrono::nanoseconds refilled(const Bucket& bucket, TimePoint now) const;
   // Forgets every bucket that is full at `now`; returns whether any was.
   bool forget_full_buckets(TimePoint now);
+  // Forgets the bucket with the most credit at `now`.
+  void forget_fullest_bucket(TimePoint now);
 
   std::chrono::nanoseconds cost_;      // 1 s / per_second
   std::chrono::nanoseconds capacity_;  // cost_ × burst

@@ -62,10 +62,11 @@ Session Session::dial(Initiator initiator, std::size_t peer, const SessionLimits
 }
 
 Session Session::accept(Responder& responder, const SessionLimits& limits, TimePoint now,
-                        std::optional<Tai64n> latest_timestamp) {
+                        std::optional<Tai64n> latest_timestamp, Responder::Admission admit) {
   Session s(false, limits, now);
   s.responder_ = &responder;
   s.latest_timestamp_ = latest_timestamp;
+  s.admit_ = std::move(admit);
   return s;
 }
 
@@ -107,8 +108,10 @@ void Session::on_handshake_bytes(Bytes in, TimePoint now, Output& out) {
   if (handshake_buffer_.size() < wire_len) return;
 
   if (awaiting_initiation) {
-    auto accepted = responder_->on_initiation(handshake_buffer_, latest_timestamp_);
+    auto accepted = responder_->on_initiation(handshake_buffer_, latest_timestamp_, admit_);
+    admit_ = nullptr;
     if (!accepted) return close({CloseReason::Kind::handshake_failed, accepted.error()}, out);
+    accepted_timestamp_ = accepted->timestamp;
     out.to_peer.insert(out.to_peer.end(), accepted->response.begin(), accepted->response.end());
     stats_.wire_bytes_out += accepted->response.size();
     complete_handshake(std::move(accepted->keys), accepted->peer, now, out);
@@ -149,6 +152,9 @@ void Session::process_records(TimePoint now, Output& out) {
     probe_deadline_ = TimePoint::max();
     if (!role_initiator_ && !confirmed_) {
       confirmed_ = true;
+      // The record proves the initiator holds the PSK too: only now may its timestamp guard
+      // against replays (Responder::on_initiation says why).
+      responder_->confirm(*peer_, *accepted_timestamp_);
       out.events.emplace_back(Confirmed{});
       send_ping(now);  // so that this side, too, knows the round trip from the start
     }

@@ -48,8 +48,11 @@ class Session {
   /// The listening side; `responder` is borrowed (one per endpoint, shared by its sessions).
   /// `latest_timestamp`: see Responder::on_initiation (the wall clock at accept plus the tolerated
   /// skew; message 1 arrives within seconds of accept).
+  /// `admit`: see Responder::Admission. The accepted timestamp becomes the peer's replay guard
+  /// when the initiator's first record confirms the session (Responder::confirm).
   static Session accept(Responder& responder, const SessionLimits& limits, TimePoint now,
-                        std::optional<Tai64n> latest_timestamp = std::nullopt);
+                        std::optional<Tai64n> latest_timestamp = std::nullopt,
+                        Responder::Admission admit = {});
 
   Session(Session&&) noexcept = default;
   Session& operator=(Session&&) = delete;
@@ -137,6 +140,8 @@ class Session {
   std::optional<Initiator> initiator_;
   Responder* responder_ = nullptr;
   std::optional<Tai64n> latest_timestamp_;
+  Responder::Admission admit_;
+  std::optional<Tai64n> accepted_timestamp_;  // until confirmed
   std::vector<std::uint8_t> handshake_buffer_;
   std::optional<std::size_t> peer_;
 

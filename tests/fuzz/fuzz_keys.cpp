@@ -15,10 +15,13 @@ void require(bool condition) {
   if (!condition) std::abort();
 }
 
+// The same whitespace the parser strips (keys/base64.cpp): vertical tab and form feed included.
+constexpr std::string_view whitespace = " \t\r\n\v\f";
+
 std::string_view trimmed(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
+  const auto first = text.find_first_not_of(whitespace);
   if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+  return text.substr(first, text.find_last_not_of(whitespace) - first + 1);
 }
 
 }  // namespace

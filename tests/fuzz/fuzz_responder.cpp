@@ -17,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   tunnel::Responder responder(keys.vps);
   responder.add_peer(keys.office.public_key(), keys.psk);
-  auto accepted = responder.on_initiation(message, fuzz::fixed_latest(), keys.vps_ephemeral());
+  auto accepted = responder.on_initiation(message, fuzz::fixed_latest(), {}, keys.vps_ephemeral());
   if (accepted) {
     if (accepted->peer != 0 || accepted->response.size() != tunnel::response_wire_len) std::abort();
     // The same message again is a replay.

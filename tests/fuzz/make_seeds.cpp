@@ -87,7 +87,7 @@ void handshakes() {
                                     keys.office_ephemeral());
   Responder responder(keys.vps);
   responder.add_peer(keys.office.public_key(), keys.psk);
-  auto accepted = responder.on_initiation(initiator->initiation(), fuzz::fixed_latest(), keys.vps_ephemeral());
+  auto accepted = responder.on_initiation(initiator->initiation(), fuzz::fixed_latest(), {}, keys.vps_ephemeral());
   if (!accepted) throw std::runtime_error("the fixed handshake failed");
   write("responder", "message1", cat({{0x00}, initiator->initiation()}));
   write("responder", "message1_mac1_repaired", cat({{0x01}, initiator->initiation()}));

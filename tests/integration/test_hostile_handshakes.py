@@ -7,10 +7,11 @@ import os
 import re
 import socket
 import struct
+import threading
 import time
 import unittest
 
-from harness import TunnelTestCase, connect, read_until_closed, recv_until_eof
+from harness import TunnelTestCase, Worker, connect, read_until_closed, recv_until_eof, wait_until
 
 MESSAGE1_LEN = 130  # u16 length | type 1 | 3 zero | e 32 | s 48 | payload 28 | mac1 16
 # If the responder has not closed by then, it is waiting for the 5 s handshake deadline instead
@@ -170,6 +171,44 @@ class HostileHandshakes(TunnelTestCase):
             for s in held:
                 s.close()
         self.assert_real_peer_unaffected()
+
+    # (f) a stranger sharing the office's address
+
+    def test_a_stranger_cannot_spend_the_handshake_rate_of_the_peers_address(self):
+        # Only a message 1 that passes mac1 (whose sender knows the vps's public key) is charged to
+        # the rate limit of its source, so a stranger behind the office's NAT, or anyone who can
+        # connect from its address, cannot keep the office out by flooding garbage from there.
+        self.start()
+        self.office.stop()
+        stop = threading.Event()
+        framed = struct.pack(">HB3x", MESSAGE1_LEN - 2, 1)
+        sent = [0]
+
+        def flood():
+            deadline = time.monotonic() + 30
+            while not stop.is_set() and time.monotonic() < deadline and sent[0] < 50_000:
+                with connect(self.vps.listen_port, source="127.0.0.1") as s:
+                    s.sendall(framed + os.urandom(MESSAGE1_LEN - 6))  # fails mac1
+                    read_until_closed(s, time.monotonic() + PROMPT_CLOSE)
+                sent[0] += 1
+
+        flooder = Worker(flood, name="flood")
+        try:
+            wait_until(lambda: sent[0] >= 100, what="100 garbage message 1s from 127.0.0.1")
+            self.office.start()  # dials from 127.0.0.1 too
+            self.office.wait_for_log(r"peer vps up \(endpoint ", timeout=10)
+            self.assertTrue(flooder.is_alive(), "the flood ended before the office got in")
+        finally:
+            stop.set()
+            flooder.join(PROMPT_CLOSE + 5)
+        self.assertGreater(sent[0], 100)
+        data = os.urandom(100_000)
+        with connect(self.forward_port) as c:
+            c.sendall(data)
+            c.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(c, len(data), time.monotonic() + 10), data)
+        self.assertEqual(self.vps.status()["rejected_handshakes"].get("rate_limited", 0), 0,
+                         "garbage was charged to the rate limit")
 
 
 if __name__ == "__main__":

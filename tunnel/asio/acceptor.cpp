@@ -11,9 +11,8 @@ SourceKey source_of(const tcp::endpoint& endpoint) {
   return address.is_v4() ? SourceKey::ipv4(address.to_v4().to_bytes()) : SourceKey::ipv6(address.to_v6().to_bytes());
 }
 
-Acceptor::Acceptor(net::any_io_executor executor, tcp::endpoint listen, HandshakeLimiter limiter,
-                   OnAccepted on_accepted)
-    : acceptor_(executor), pause_(executor), listen_(listen), limiter_(std::move(limiter)), on_accepted_(std::move(on_accepted)) {}
+Acceptor::Acceptor(net::any_io_executor executor, tcp::endpoint listen, OnAccepted on_accepted)
+    : acceptor_(executor), pause_(executor), listen_(listen), on_accepted_(std::move(on_accepted)) {}
 
 void Acceptor::start() {
   acceptor_.open(listen_.protocol());
@@ -42,16 +41,7 @@ void Acceptor::accept() {
                                       [self] { self->accept(); });
     }
     self->pause_.succeeded();
-    boost::system::error_code peer_ec;
-    const tcp::endpoint remote = socket.remote_endpoint(peer_ec);
-    if (peer_ec || !self->limiter_.allow(source_of(remote), std::chrono::steady_clock::now())) {
-      // Over the rate: close without reading or writing anything.
-      ++self->dropped_;
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    } else {
-      self->on_accepted_(std::move(socket));
-    }
+    self->on_accepted_(std::move(socket));
     self->accept();
   });
 }

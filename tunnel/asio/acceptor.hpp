@@ -1,6 +1,7 @@
 #pragma once
-// Accepts tunnel connections on the listening side. A source address that attempts handshakes
-// faster than the limiter allows is dropped at once, before a byte is read (DESIGN §4.1 rule 2).
+// Accepts tunnel connections on the listening side. The handshake rate limit is not applied
+// here but once message 1 has passed mac1 (Responder::Admission), so that strangers cannot spend
+// a source's handshakes.
 
 #include <boost/asio/ip/tcp.hpp>
 
@@ -23,13 +24,12 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
  public:
   using OnAccepted = std::function<void(tcp::socket)>;
 
-  Acceptor(net::any_io_executor executor, tcp::endpoint listen, HandshakeLimiter limiter, OnAccepted on_accepted);
+  Acceptor(net::any_io_executor executor, tcp::endpoint listen, OnAccepted on_accepted);
 
   /// Binds and listens; throws boost::system::system_error when it cannot.
   void start();
   void stop();
   [[nodiscard]] tcp::endpoint local_endpoint() const;
-  [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
 
  private:
   void accept();
@@ -37,9 +37,7 @@ class Acceptor : public std::enable_shared_from_this<Acceptor> {
   tcp::acceptor acceptor_;
   AcceptPause pause_;
   tcp::endpoint listen_;
-  HandshakeLimiter limiter_;
   OnAccepted on_accepted_;
-  std::uint64_t dropped_ = 0;
 };
 
 }  // namespace mailtun::tunnel::asio

@@ -62,9 +62,10 @@ std::shared_ptr<Connection> Connection::dial(tcp::socket socket, Initiator initi
 }
 
 std::shared_ptr<Connection> Connection::accept(tcp::socket socket, Responder& responder, const SessionLimits& limits,
-                                               ConnectionHandler& handler) {
+                                               ConnectionHandler& handler, Responder::Admission admit) {
   Session session = Session::accept(responder, limits, Clock::now(),
-                                    Tai64n::from_system_time(std::chrono::system_clock::now() + max_clock_skew));
+                                    Tai64n::from_system_time(std::chrono::system_clock::now() + max_clock_skew),
+                                    std::move(admit));
   return std::shared_ptr<Connection>(new Connection(std::move(socket), std::move(session), handler, Output{}));
 }
 

@@ -47,8 +47,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   static std::shared_ptr<Connection> dial(tcp::socket socket, Initiator initiator, std::size_t peer,
                                           const SessionLimits& limits, ConnectionHandler& handler);
+  /// `admit`: see Responder::Admission.
   static std::shared_ptr<Connection> accept(tcp::socket socket, Responder& responder, const SessionLimits& limits,
-                                            ConnectionHandler& handler);
+                                            ConnectionHandler& handler, Responder::Admission admit = {});
   ~Connection();
 
   /// Starts reading; the handler hears from the connection from now on.

@@ -141,7 +141,7 @@ struct GoldenHandshake {
                                     key_filled_with(office_ephemeral_byte));
     if (!started) throw std::runtime_error("message 1: " + started.error().message());
     initiator.emplace(std::move(*started));
-    auto response = responder.on_initiation(initiator->initiation(), std::nullopt, key_filled_with(vps_ephemeral_byte));
+    auto response = responder.on_initiation(initiator->initiation(), std::nullopt, {}, key_filled_with(vps_ephemeral_byte));
     if (!response) throw std::runtime_error("message 2: " + response.error().message());
     accepted.emplace(std::move(*response));
     auto keys = initiator->on_response(accepted->response);

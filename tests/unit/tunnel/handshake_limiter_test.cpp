@@ -202,5 +202,30 @@ TEST(HandshakeLimiter, RoomIsFoundAgainAfterTheEarliestRefillMovesLater) {
   EXPECT_TRUE(limiter.allow(f, t0 + 600ms)) << "d, added after the last scan, is full";
 }
 
+// A flood from many addresses (an IPv6 /52 is 4096 sources of /64) fills the table with refilling
+// buckets; a peer's address it has completed a handshake from still gets in.
+TEST(HandshakeLimiter, AProvenSourceIsAdmittedWhenTheTableIsFull) {
+  HandshakeLimiter limiter(HandshakeLimits{.max_sources = 4});
+  for (std::uint32_t n = 0; n < 4; ++n) ASSERT_EQ(allowed_in_a_row(limiter, nth(n), t0, 10 - n), 10 - n);
+  const auto peer = v4(198, 51, 100, 7);
+  EXPECT_FALSE(limiter.allow(peer, t0 + 10ms)) << "unproven, it waits like any newcomer";
+  EXPECT_TRUE(limiter.allow(peer, t0 + 10ms, true));
+  EXPECT_EQ(limiter.tracked_sources(), 4u);
+  // The bucket forgotten was the one nearest to full, nth(3) (7 handshakes); the most indebted
+  // flood source, nth(0), is still refused.
+  EXPECT_FALSE(limiter.allow(nth(0), t0 + 10ms));
+  EXPECT_FALSE(limiter.allow(nth(3), t0 + 10ms))
+      << "with 3 handshakes of credit it would pass, had it not been forgotten for the peer";
+}
+
+TEST(HandshakeLimiter, AProvenSourceIsStillRateLimited) {
+  HandshakeLimiter limiter(HandshakeLimits{.max_sources = 4});
+  for (std::uint32_t n = 0; n < 4; ++n) ASSERT_TRUE(limiter.allow(nth(n), t0));
+  const auto peer = v4(198, 51, 100, 7);
+  int allowed = 0;
+  for (int i = 0; i < 20; ++i) allowed += limiter.allow(peer, t0, true) ? 1 : 0;
+  EXPECT_EQ(allowed, 10) << "its burst, then it waits for its bucket like everyone";
+}
+
 }  // namespace
 }  // namespace mailtun::tunnel

@@ -38,6 +38,14 @@ struct Endpoints {
   }
 };
 
+/// Message 1 accepted and its session confirmed, as the initiator's first record does.
+Result<Responder::Accepted> accept_confirmed(Responder& responder, Bytes message,
+                                             std::optional<Tai64n> latest = std::nullopt) {
+  auto accepted = responder.on_initiation(message, latest);
+  if (accepted) responder.confirm(accepted->peer, accepted->timestamp);
+  return accepted;
+}
+
 /// Proves two TransportKeys talk to each other in both directions.
 void expect_connected(TransportKeys& a, TransportKeys& b) {
   for (auto [from, to] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
@@ -226,7 +234,7 @@ TEST(HandshakeResponder, ARemovedPeerIsUnknownAndANewPeerGetsAFreshIndex) {
 TEST(HandshakeResponder, TheSameKeyAddedAgainKeepsItsReplayGuard) {
   Endpoints ep;
   const Initiator first = ep.dial(at(1000s));
-  ASSERT_TRUE(ep.responder.on_initiation(first.initiation()));
+  ASSERT_TRUE(accept_confirmed(ep.responder, first.initiation()));
   ep.responder.remove_peer(ep.office_index);
   const keys::PresharedKey other_psk = keys::PresharedKey::generate();
   ep.responder.add_peer(ep.office.public_key(), other_psk);
@@ -238,7 +246,7 @@ TEST(HandshakeResponder, TheSameKeyAddedAgainKeepsItsReplayGuard) {
 TEST(HandshakeResponder, RejectsAReplayedOrOlderMessage1AndAcceptsANewerOne) {
   Endpoints ep;
   const ByteVector first = ep.dial(at(1000s)).initiation();
-  ASSERT_TRUE(ep.responder.on_initiation(first));
+  ASSERT_TRUE(accept_confirmed(ep.responder, first));
 
   auto replay = ep.responder.on_initiation(first);
   ASSERT_FALSE(replay);
@@ -253,6 +261,56 @@ TEST(HandshakeResponder, RejectsAReplayedOrOlderMessage1AndAcceptsANewerOne) {
   EXPECT_EQ(older.error(), errc::replayed_timestamp);
 
   EXPECT_TRUE(ep.responder.on_initiation(ep.dial(at(1001s)).initiation()));
+}
+
+// Message 1 involves the static keys but not the PSK: someone who stole a peer's static key and
+// not its PSK can send a valid message 1 with a timestamp up to the tolerated skew ahead. Were it
+// recorded at once, the real peer would be refused as a replay for the next ten minutes.
+TEST(HandshakeResponder, AMessage1WithoutThePskDoesNotLockThePeerOut) {
+  Endpoints ep;
+  const Tai64n latest = at(1000s + 600s);
+  const keys::PresharedKey stolen_without_psk = keys::PresharedKey::generate();
+  auto forged = ep.responder.on_initiation(ep.dial(at(1000s + 590s), &stolen_without_psk).initiation(), latest);
+  ASSERT_TRUE(forged) << "message 1 alone cannot tell a missing PSK";
+  // It never confirms: its first record cannot be sealed without the PSK.
+  auto real = accept_confirmed(ep.responder, ep.dial(at(1001s)).initiation(), latest);
+  ASSERT_TRUE(real) << real.error().message();
+  EXPECT_EQ(real->peer, ep.office_index);
+}
+
+TEST(HandshakeResponder, ConfirmKeepsTheNewestTimestamp) {
+  Endpoints ep;
+  auto newer = ep.responder.on_initiation(ep.dial(at(2000s)).initiation());
+  auto older = ep.responder.on_initiation(ep.dial(at(1500s)).initiation());
+  ASSERT_TRUE(newer && older) << "unconfirmed, neither guards against the other";
+  ep.responder.confirm(newer->peer, newer->timestamp);
+  ep.responder.confirm(older->peer, older->timestamp);  // confirmed late: must not move the guard back
+  auto between = ep.responder.on_initiation(ep.dial(at(1800s)).initiation());
+  ASSERT_FALSE(between);
+  EXPECT_EQ(between.error(), errc::replayed_timestamp);
+  EXPECT_TRUE(ep.responder.on_initiation(ep.dial(at(2001s)).initiation()));
+}
+
+// The handshake rate limit is charged only for messages that pass mac1, so a stranger who does not
+// know this endpoint's public key cannot spend the handshakes of a peer's address.
+TEST(HandshakeResponder, AdmissionIsAskedOnlyAfterMac1) {
+  Endpoints ep;
+  int asked = 0;
+  ByteVector garbled = ep.dial(at(1000s)).initiation();
+  garbled[garbled.size() - 1] ^= 1;  // in mac1
+  auto bad = ep.responder.on_initiation(garbled, std::nullopt, [&] { return ++asked, true; });
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error(), errc::bad_mac1);
+  EXPECT_EQ(asked, 0);
+
+  const ByteVector valid = ep.dial(at(1001s)).initiation();
+  auto refused = ep.responder.on_initiation(valid, std::nullopt, [&] { return ++asked, false; });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), errc::rate_limited);
+  EXPECT_EQ(asked, 1);
+  auto admitted = ep.responder.on_initiation(valid, std::nullopt, [&] { return ++asked, true; });
+  EXPECT_TRUE(admitted) << "the refusal recorded nothing";
+  EXPECT_EQ(asked, 2);
 }
 
 TEST(HandshakeResponder, RefusesATimestampFarAheadOfItsClockWithoutLockingThePeerOut) {
