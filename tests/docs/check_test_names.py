@@ -10,8 +10,9 @@ A code span (outside fenced blocks) is taken for a test name when it is the whol
   `Suite.*`               at least one such test in that suite;
   `test_file.py::test_x`  a function or method test_x defined in a file of that name under tests/.
 Suite and Name start with a capital letter, so `docs/protocol.md` and `Rekey(k)` are not taken for
-test names. A document that names no test at all fails too: a promise without a proof is what this
-check is for. Exit status: 0 every name exists, 1 one does not (each missing one is named).
+test names. A code span must open and close on one line, since one broken across lines could hide a
+test name from this check. A document that names no test at all fails too: a promise without a proof
+is what this check is for. Exit status: 0 every name exists, 1 one does not (each missing one is named).
 """
 
 import ast
@@ -42,6 +43,13 @@ def python_functions(source: Path) -> set[str]:
     """The names of every function and method defined in a Python file."""
     tree = ast.parse(source.read_text(encoding="utf-8"), filename=str(source))
     return {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def split_code_spans(doc: Path) -> Iterator[int]:
+    """The numbers of the lines of `doc` with an odd number of backticks: a code span broken across lines."""
+    for number, line in lines_outside_fences(doc):
+        if line.count("`") % 2:
+            yield number
 
 
 def named_tests(doc: Path) -> Iterator[tuple[int, str]]:
@@ -75,6 +83,8 @@ def main() -> int:
     problems, checked = [], 0
     for doc in docs:
         names = list(named_tests(doc))
+        problems += [f"{shown(doc)}:{number}: an odd number of backticks: a code span broken across lines; keep each on one line"
+                     for number in split_code_spans(doc)]
         if not names:
             problems.append(f"{shown(doc)}: names no test at all")
         for number, name in names:
