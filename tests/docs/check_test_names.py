@@ -83,8 +83,8 @@ def main() -> int:
     problems, checked = [], 0
     for doc in docs:
         names = list(named_tests(doc))
-        problems += [f"{shown(doc)}:{number}: an odd number of backticks: a code span broken across lines; keep each on one line"
-                     for number in split_code_spans(doc)]
+        problems += [f"{shown(doc)}:{number}: an odd number of backticks: a code span broken across lines; "
+                     "keep each on one line" for number in split_code_spans(doc)]
         if not names:
             problems.append(f"{shown(doc)}: names no test at all")
         for number, name in names:
