@@ -23,11 +23,12 @@ struct Race {
   bool reset_called_first;  // the order of the two local calls
 };
 
-std::string race_name(const ::testing::TestParamInfo<Race>& info) {
-  const Race& r = info.param;
+std::string describe(const Race& r) {
   return std::string(r.dialer_finishes ? "DialerFinishes" : "ListenerFinishes") +
          (r.data_in_flight ? "WithDataInFlight" : "WithoutData") + (r.reset_called_first ? "ResetFirst" : "FinFirst");
 }
+std::string race_name(const ::testing::TestParamInfo<Race>& race) { return describe(race.param); }
+void PrintTo(const Race& race, std::ostream* os) { *os << describe(race); }
 
 Bytes bytes_of(const std::string& s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 std::string text_of(const ByteVector& v) { return {v.begin(), v.end()}; }
@@ -94,8 +95,8 @@ TEST_P(ResetRacingFinTest, BothSidesEndWithTheStreamGoneAndTheConnectionServing)
   ASSERT_TRUE(run_until(io_, [&] {
     return finisher_sink.reset && !pair_.dialer->session().has_stream(id) && !pair_.listener->session().has_stream(id);
   })) << "the stream did not end at both sides";
-  EXPECT_FALSE(pair_.dialer->closed());
-  EXPECT_FALSE(pair_.listener->closed());
+  ASSERT_FALSE(pair_.dialer->closed()) << "a late frame of the gone stream ended the connection";
+  ASSERT_FALSE(pair_.listener->closed()) << "a late frame of the gone stream ended the connection";
   EXPECT_EQ(pair_.dialer->session().stream_count(), 0U);
   EXPECT_EQ(pair_.listener->session().stream_count(), 0U);
 
