@@ -24,9 +24,9 @@ inline std::uint16_t free_loopback_port(net::io_context& io) {
   return probe.local_endpoint().port();
 }
 
-/// Both ends of one loopback TCP connection. `receive_buffer` and `send_buffer` (0: the kernel's
-/// default) are set on `b` and `a` before connecting, so a test can keep the kernel from absorbing
-/// much of what flows from a to b.
+/// Both ends of one loopback TCP connection. `a_send_buffer` and `b_receive_buffer` (0: the kernel's
+/// default, which grows with use) are set before connecting, so a test can keep the kernel from
+/// absorbing much of what flows from a to b.
 struct SocketPair {
   tcp::socket a;
   tcp::socket b;
