@@ -68,10 +68,11 @@ std::string initiator_failure(const tunnel::CloseReason& reason, const std::stri
 
 }  // namespace
 
-Endpoint::Endpoint(net::io_context& io, Config config)
+Endpoint::Endpoint(net::io_context& io, Config config, HandshakeCaps caps)
     : io_(io),
       config_(std::move(config)),
       responder_(config_.interface.private_key),
+      handshake_caps_(caps),
       refusal_log_limiter_({.per_second = 1, .burst = 1, .max_sources = 1024, .period = std::chrono::minutes(1)}),
       started_(tunnel::Clock::now()) {
   std::vector<Peer> peers = std::move(config_.peers);
@@ -102,6 +103,16 @@ std::optional<std::size_t> Endpoint::active_peer(std::string_view name) const {
 
 std::size_t Endpoint::peer_count() const {
   return static_cast<std::size_t>(std::ranges::count_if(peers_, [](const auto& p) { return p->active; }));
+}
+
+std::optional<tcp::endpoint> Endpoint::tunnel_listen_endpoint() const {
+  if (!acceptor_) return std::nullopt;
+  return acceptor_->local_endpoint();
+}
+
+std::shared_ptr<const Connection> Endpoint::current_connection(std::string_view name) const {
+  const auto peer = active_peer(name);
+  return peer ? peers_[*peer]->current : nullptr;
 }
 
 std::string Endpoint::own_public_key() const {
@@ -341,11 +352,12 @@ void Endpoint::on_accepted(tcp::socket socket) {
     const auto c = h.connection.lock();
     return !c || c->closed() || c->session().established();
   });
-  if (std::ranges::count(handshaking_, source, &Handshaking::source) >= max_handshakes_per_source) {
+  if (static_cast<std::size_t>(std::ranges::count(handshaking_, source, &Handshaking::source)) >=
+      handshake_caps_.per_source) {
     ++rejected_handshakes_["too_many_unfinished"];
     return;
   }
-  if (handshaking_.size() >= max_handshakes) {
+  if (handshaking_.size() >= handshake_caps_.in_all) {
     ++rejected_handshakes_["too_many_unfinished"];
     // The oldest unfinished handshake is the likeliest to be a stalled attacker.
     if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});

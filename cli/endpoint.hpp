@@ -35,9 +35,15 @@ struct PeerCounters {
   std::uint64_t streams = 0;
 };
 
+/// Bounds on accepted connections that have not finished the handshake (DESIGN §4.1 rule 2).
+struct HandshakeCaps {
+  std::size_t in_all = 256;    // the oldest is closed to make room for one more
+  std::size_t per_source = 4;  // one more from that source is closed at once
+};
+
 class Endpoint : public tunnel::asio::ConnectionHandler {
  public:
-  Endpoint(boost::asio::io_context& io, Config config);
+  Endpoint(boost::asio::io_context& io, Config config, HandshakeCaps caps = {});
   ~Endpoint() override;
 
   /// Binds every listener and starts dialing. Throws std::runtime_error naming what failed.
@@ -56,6 +62,12 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   /// The interface's settings, forwards and exposes in force (peers: see status_report()).
   [[nodiscard]] const Config& config() const { return config_; }
   [[nodiscard]] std::size_t peer_count() const;
+  /// The address the tunnel listener is bound to (its real port when 0 was configured), if any.
+  [[nodiscard]] std::optional<boost::asio::ip::tcp::endpoint> tunnel_listen_endpoint() const;
+  /// Tunnel connections alive now, in any state (handshaking, current, replaced and draining).
+  [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+  /// The connection that carries the streams of the peer called `name`, or null.
+  [[nodiscard]] std::shared_ptr<const tunnel::asio::Connection> current_connection(std::string_view name) const;
 
   /// What `mailtun status` shows, as of now.
   [[nodiscard]] StatusReport status_report() const;
@@ -139,8 +151,7 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     std::weak_ptr<tunnel::asio::Connection> connection;
     tunnel::SourceKey source;
   };
-  static constexpr std::size_t max_handshakes = 256;
-  static constexpr std::ptrdiff_t max_handshakes_per_source = 4;
+  HandshakeCaps handshake_caps_;
   std::deque<Handshaking> handshaking_;
   /// Per peer: enough for its NAT's few public addresses, too few for a compromised peer to make
   /// room for a flood.

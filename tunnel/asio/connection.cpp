@@ -25,6 +25,12 @@ tcp::endpoint remote_of(const tcp::socket& socket) {
   return ec ? tcp::endpoint{} : endpoint;
 }
 
+tcp::endpoint local_of(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto endpoint = socket.local_endpoint(ec);
+  return ec ? tcp::endpoint{} : endpoint;
+}
+
 std::string describe(const tcp::endpoint& endpoint) {
   if (endpoint == tcp::endpoint{}) return "(unknown)";
   std::ostringstream s;
@@ -44,6 +50,7 @@ Connection::Connection(tcp::socket socket, Session session, ConnectionHandler& h
       session_(std::move(session)),
       handler_(handler),
       remote_endpoint_(remote_of(socket_)),
+      local_endpoint_(local_of(socket_)),
       remote_(describe(remote_endpoint_)),
       created_(Clock::now()),
       out_(std::move(initial)) {

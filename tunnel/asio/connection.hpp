@@ -80,6 +80,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const std::string& remote() const { return remote_; }
   /// The peer's address; unspecified if the socket had none at construction.
   [[nodiscard]] const tcp::endpoint& remote_endpoint() const { return remote_endpoint_; }
+  /// This end's address; unspecified if the socket had none at construction.
+  [[nodiscard]] const tcp::endpoint& local_endpoint() const { return local_endpoint_; }
   [[nodiscard]] bool closed() const { return closed_; }
   [[nodiscard]] TimePoint created() const { return created_; }
 
@@ -103,6 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session session_;
   ConnectionHandler& handler_;
   tcp::endpoint remote_endpoint_;
+  tcp::endpoint local_endpoint_;
   std::string remote_;
   TimePoint created_;
 
