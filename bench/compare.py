@@ -11,7 +11,8 @@ whose tools are missing is listed with the reason and the run goes on. bench/REA
 each measure; bench/run.sh installs the packages and builds mailtun first.
 
 Exit status: 0 when the report was written; 77 when a contestant named by --require cannot run
-(the CTest smoke skips on it); 1 on any other failure to produce the report.
+here (the CTest smoke skips on it); 1 when one named by --require failed a run, or on any other
+failure to produce the report.
 """
 
 from __future__ import annotations
@@ -263,6 +264,11 @@ def main(argv: list[str]) -> int:
         results = run(args)
     report.write(results, out)
     print(f"wrote {out}", file=sys.stderr)
+    broken = [n for n in args.require.split(",") if n and (results["contestants"].get(n, {}).get("failures")
+                                                           or not results["contestants"].get(n, {}).get("runs"))]
+    if broken and not args.from_json:
+        print(f"*** required contestant(s) failed: {', '.join(broken)} (see the report)", file=sys.stderr)
+        return 1
     return 0
 
 

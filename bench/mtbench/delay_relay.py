@@ -86,7 +86,10 @@ async def relay_tcp(rtt: float, target: tuple[str, int], listen_host: str) -> No
             client_writer.close()
             return
         pipes = [DelayedPipe(client_reader, up_writer, one_way), DelayedPipe(up_reader, client_writer, one_way)]
-        await asyncio.gather(*(p.read_side() for p in pipes), *(p.write_side() for p in pipes))
+        try:
+            await asyncio.gather(*(p.read_side() for p in pipes), *(p.write_side() for p in pipes))
+        except asyncio.CancelledError:
+            pass  # the relay is stopping with this connection still open
         for w in (client_writer, up_writer):
             w.close()
 

@@ -323,8 +323,8 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
     lines += ["### Per endpoint, private memory (MiB, median): a (entry) / b (exit)", "",
               "| contestant | " + " | ".join(states) + " |", "|---|" + "---:|" * len(states)]
     for name, entry in results["contestants"].items():
-        if not entry.get("runs") or results["contestants"][name]["kind"] == "floor" and name == "plain":
-            continue
+        if not values(entry, lambda r: side_memory(r, "idle", "a", "private")):
+            continue  # plain TCP: no endpoints
         cells = []
         for state in states:
             a = stats.summary(values(entry, lambda r, s=state: side_memory(r, s, "a", "private")))
