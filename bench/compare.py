@@ -21,6 +21,7 @@ import argparse
 import datetime
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -255,7 +256,12 @@ def run(args) -> dict:
     return results
 
 
+def stop_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: processes stopped, namespaces deleted
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     args = parse_args(argv)
     out = Path(args.out)
     if args.from_json:

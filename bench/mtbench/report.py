@@ -80,8 +80,7 @@ def measure_table(results: dict, columns: list[tuple]) -> list[str]:
         header += [title, "min–max"]
         align += ["---:", "---:"]
         if higher is not None:
-            ref_name = results["contestants"][ref[0]]["label"] if ref else "no peer ran"
-            header.append(f"× best peer ({ref_name})")
+            header.append(f"× best peer ({ref[0]})" if ref else "× best peer (none ran)")
             align.append("---:")
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     for name in results["contestants"]:
@@ -154,6 +153,9 @@ def draw(results: dict, directory: Path) -> dict[str, str]:
                     color=colors)
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels([results["contestants"][n]["label"] for n in names])
+        for tick, n in zip(ax.get_yticklabels(), names):
+            if results["contestants"][n]["kind"] == "mailtun":
+                tick.set_fontweight("bold")
         ax.invert_yaxis()
         ax.set_xlabel(unit)
         ax.set_title(title)
@@ -224,7 +226,8 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
         "users would: `client → endpoint a → [delay relay] → endpoint b → sink`. The sink greets each connection",
         "with a `220` line at once, like a mail server, and acknowledges bulk data only once all of it arrived.",
         "Medians over the runs, with min–max; ratios are against the best *peer* (the encrypting tunnels other",
-        "than mailtun); plain TCP and the socat pair are floors, not peers. `bench/README.md` explains each measure.",
+        "than mailtun, named in the column's title by its short name from the table of contestants); plain TCP and",
+        "the socat pair are floors, not peers. [bench/README.md](../bench/README.md) explains each measure.",
         "",
         "Regenerate (installs the Debian packages, builds mailtun, runs everything; root for the namespaces):",
         "",
@@ -247,7 +250,7 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
         f"({results['others']['cpu_seconds']:.0f} CPU-s; the machine's busy time less this run's own processes) |",
         "",
     ]
-    lines += ["## Contestants", "", "| contestant | version | ran |", "|---|---|---|"]
+    lines += ["## Contestants", "", "| contestant | short name | version | ran |", "|---|---|---|---|"]
     versions = results.get("versions", {})
     tool_of = {"plain": "", "socat": "socat", "mailtun": "mailtun", "stunnel": "stunnel4", "spiped": "spiped",
                "ssh": "ssh", "ssh-pty": "ssh", "wireguard-go": "wireguard-go"}
@@ -259,7 +262,7 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
             if entry.get("failures"):
                 status += "; failed: " + "; ".join(sorted(set(entry["failures"])))[:300]
         version = versions.get(tool_of.get(name, ""), "")
-        lines.append(f"| {label(results, name)} | {version.replace('|', '/')} | {status.replace('|', '/')} |")
+        lines.append(f"| {label(results, name)} | `{name}` | {version.replace('|', '/')} | {status.replace('|', '/')} |")
     lines.append("")
 
     if results["relay"]:
