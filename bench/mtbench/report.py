@@ -13,6 +13,8 @@ from . import stats
 
 DEFAULTS = {"runs": 5, "bulk_mib": 1024, "conn_count": 3000, "hold_list": [200, 1000]}
 MIB = 2**20
+# Other processes' average use of the machine above which the report warns that it was disturbed.
+DISTURBED_CORES = 0.25
 
 
 # ---- picking values out of the runs -------------------------------------------------------------
@@ -221,6 +223,9 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
                   f"{p['conn_count']} short connections at most, {', '.join(map(str, p['hold_list'])) or 'no'} held "
                   f"streams. The published numbers come from the full command below (5 runs, 1 GiB, 200 and 1000 "
                   f"streams) on a quiet machine; regenerate before quoting any of these.", ""]
+    if results["others"]["cores"] > DISTURBED_CORES:
+        lines += [f"> **A disturbed run**: other processes used {results['others']['cores']:.2f} of the machine's "
+                  f"{m['cores']} cores on average while it ran, and the contestants competed with them for CPU.", ""]
     lines += [
         "Every contestant runs on this one machine, on loopback, side by side in one run, each configured as its",
         "users would: `client → endpoint a → [delay relay] → endpoint b → sink`. The sink greets each connection",
