@@ -67,11 +67,19 @@ def openssl_chacha_mbps(seconds: int) -> Optional[float]:
         return None
     text = _output(["openssl", "speed", "-seconds", str(seconds), "-bytes", "16384", "-evp", "chacha20-poly1305"],
                    timeout=seconds * 4 + 30)
+    return parse_openssl_speed(text, "chacha20-poly1305")
+
+
+def parse_openssl_speed(text: str, algorithm: str) -> Optional[float]:
+    """MB/s (10^6) from the last column of `openssl speed`'s row for `algorithm`, which it prints in
+    1000s of bytes per second with a "k" suffix; None without such a row."""
     for line in text.splitlines():
-        if line.lower().startswith("chacha20-poly1305"):
-            value = line.split()[-1]
-            if value.endswith("k"):
-                return float(value[:-1]) * 1000 / 1e6  # openssl prints 1000s of bytes per second
+        fields = line.split()
+        if len(fields) >= 2 and fields[0].lower() == algorithm.lower() and fields[-1].endswith("k"):
+            try:
+                return float(fields[-1][:-1]) * 1000 / 1e6
+            except ValueError:
+                return None
     return None
 
 

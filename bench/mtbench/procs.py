@@ -59,6 +59,12 @@ class Started:
                 proc.wait(timeout=timeout)
             except ProcessLookupError:
                 pass
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass  # a pipe the child closed first (stdin, EPIPE)
         self._procs.pop(proc.pid, None)
         return proc.returncode
 

@@ -42,8 +42,8 @@ class Rig:
 
     def start_helper(self, name: str, argv: list[str], netns: Optional[str] = None) -> tuple[subprocess.Popen, int]:
         """A helper that prints its port first (sink, relay); returns it and that port."""
-        proc = self.started.popen(in_netns(netns, [self.python, *argv]), stdout=subprocess.PIPE,
-                                  stderr=open(self.log(name), "ab"))
+        with open(self.log(name), "ab") as errors:
+            proc = self.started.popen(in_netns(netns, [self.python, *argv]), stdout=subprocess.PIPE, stderr=errors)
         try:
             port = int(procs.first_line(proc, HELPER_TIMEOUT, name))
         except BaseException:
