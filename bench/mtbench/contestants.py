@@ -51,9 +51,9 @@ class Contestant:
     def stop(self, rig: Rig, running: Running) -> None:
         for proc in running.procs[::-1]:
             rig.started.stop(proc)
+        rig.stop_helpers()  # before the namespaces they may run in are deleted
         for undo in running.stop_extra[::-1]:
             undo()
-        rig.stop_helpers()
 
     def launch(self, rig: Rig, running: Running, side: str, name: str, argv: list[str], **kwargs) -> subprocess.Popen:
         proc = rig.started.popen(argv, log=rig.log(f"{self.name}-{name}"), **kwargs)
