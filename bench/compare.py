@@ -34,7 +34,7 @@ sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mtbench import contestants as contestants_mod  # noqa: E402
-from mtbench import machine, procs, report  # noqa: E402
+from mtbench import machine, netstat, procs, report  # noqa: E402
 from mtbench.rig import LOOPBACK, Rig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,13 +85,16 @@ def run_load(rig: Rig, running, measure: str, *args: str, timeout: float) -> dic
 
 def measure_bulk(rig: Rig, running, own: procs.OwnCpu, mib: int) -> dict:
     others = procs.OthersCpu(own)
+    loss_before = netstat.loss_counters(running.namespaces)
     before = {side: procs.tree_cpu_seconds(pids) for side, pids in running.endpoints.items()}
     result = run_load(rig, running, "bulk", "--mib", str(mib), timeout=max(LOAD_TIMEOUT_FLOOR, mib / 5))
     after = {side: procs.tree_cpu_seconds(pids) for side, pids in running.endpoints.items()}
+    loss_after = netstat.loss_counters(running.namespaces)
     gib = result["bytes"] / 2**30
     cpu = {side: (after[side] - before[side]) / gib for side in before}
     return {"mbps": result["bytes"] / result["seconds"] / 1e6, "seconds": result["seconds"],
-            "cpu_s_per_gib": cpu, "others_cores": others.cores()}
+            "cpu_s_per_gib": cpu, "others_cores": others.cores(),
+            **{k: loss_after[k] - loss_before[k] for k in loss_before}}
 
 
 def measure_connrate(rig: Rig, running, args, concurrency: int) -> dict:

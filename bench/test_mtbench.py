@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import compare  # noqa: E402
-from mtbench import load, machine, procs, report, stats  # noqa: E402
+from mtbench import load, machine, netstat, procs, report, stats  # noqa: E402
 from mtbench.rig import LOOPBACK, Rig  # noqa: E402
 
 TIMEOUT = 30.0
@@ -51,6 +51,19 @@ class OpensslSpeedTest(unittest.TestCase):
 
     def test_no_row_for_the_algorithm_is_none(self):
         self.assertIsNone(machine.parse_openssl_speed("type 16384 bytes\nAES-128-GCM 10.00k\n", "chacha20-poly1305"))
+
+
+class SnmpTest(unittest.TestCase):
+    SAMPLE = ("Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+              "Tcp: RtoAlgorithm RtoMin RetransSegs InErrs\nTcp: 1 200 7939 0\n"
+              "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\nUdp: 38929 0 7083 56155 7083 0\n")
+
+    def test_reads_retransmits_and_receive_buffer_drops(self):
+        counters = netstat.parse_snmp(self.SAMPLE)
+        self.assertEqual((counters["Tcp.RetransSegs"], counters["Udp.RcvbufErrors"]), (7939, 7083))
+
+    def test_this_namespace_has_the_counters(self):
+        self.assertEqual(set(netstat.loss_counters([None])), {"tcp_retransmits", "udp_drops"})
 
 
 def synthetic_results(runs: int = 2) -> dict:

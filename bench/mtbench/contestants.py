@@ -30,6 +30,7 @@ class Running:
     port: int
     endpoints: dict[str, list[int]]  # "a" (entry) and "b" (exit) -> root PIDs; empty for plain TCP
     client_netns: Optional[str] = None
+    namespaces: list[Optional[str]] = field(default_factory=lambda: [None])  # where its packets travel
     stop_extra: list[Callable[[], None]] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -337,7 +338,7 @@ class WireguardGo(Contestant):
     def start(self, rig: Rig, rtt_ms: float) -> Running:
         tag = f"{os.getpid() % 100000}"
         ns_a, ns_b = f"mtbench-a{tag}", f"mtbench-b{tag}"
-        running = Running("10.99.1.2", 0, {}, client_netns=ns_a)
+        running = Running("10.99.1.2", 0, {}, client_netns=ns_a, namespaces=[ns_a, ns_b])
         created: list[str] = []
 
         def undo() -> None:

@@ -285,9 +285,14 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
     rtt_note = f" at an emulated RTT of {p['rtt_ms']:g} ms" if p["rtt_ms"] else " (RTT 0)"
     lines += [f"## Bulk: {p['bulk_mib']} MiB over one connection{rtt_note}", ""]
     lines += measure_table(results, [("MB/s", lambda r: r["bulk"]["mbps"], True, 0),
-                                     ("others' CPU (cores)", lambda r: r["bulk"]["others_cores"], None, 2)])
+                                     ("others' CPU (cores)", lambda r: r["bulk"]["others_cores"], None, 2),
+                                     ("TCP retransmits", lambda r: r["bulk"].get("tcp_retransmits"), None, 0),
+                                     ("UDP drops", lambda r: r["bulk"].get("udp_drops"), None, 0)])
     lines += ["", "MB/s are 10^6 bytes per second, from the first byte sent to the sink's acknowledgement of the last.",
-              "“Others' CPU” is what processes outside this run used meanwhile: high values mean a disturbed sample.", ""]
+              "“Others' CPU” is what processes outside this run used meanwhile: high values mean a disturbed sample.",
+              "TCP segments retransmitted and UDP datagrams dropped for a full receive buffer (`/proc/net/snmp`)",
+              "during the transfer, in the namespaces its packets cross: loss inside a tunnel, not CPU, limits it",
+              "when these are high. On loopback they count the whole host's traffic.", ""]
     lines += chart("bulk")
 
     lines += ["## CPU seconds per GiB carried", "",
