@@ -132,18 +132,33 @@ def measure_hold(rig: Rig, running, count: int, seconds: float) -> dict:
 
 
 def one_run(c, rig: Rig, args, own: procs.OwnCpu) -> dict:
-    result: dict = {}
+    """Every measure of one contestant, once. A measure that fails is named in "failures" and the
+    others still run; only a contestant that cannot start fails the whole run."""
+    result: dict = {"memory": {}, "connrate": {}, "greeting": {}, "failures": []}
+
+    def attempt(what: str, measure) -> None:
+        try:
+            measure()
+        except Exception as e:  # noqa: BLE001 - reported, and the next measure runs
+            result["failures"].append(f"{what}: {type(e).__name__}: {e}"[:400])
+            print(f"*** {c.label}: {result['failures'][-1]}", file=sys.stderr, flush=True)
+
+    def store(table: dict, key: str, measure):
+        return lambda: table.__setitem__(key, measure())
+
     running = c.start(rig, args.rtt_ms)
     try:
-        result["memory"] = {"idle": endpoint_memory(running)}
-        result["bulk"] = measure_bulk(rig, running, own, args.bulk_mib)
-        result["connrate"] = {"1": measure_connrate(rig, running, args, 1),
-                              str(args.concurrency): measure_connrate(rig, running, args, args.concurrency)}
-        result["greeting"] = {}
+        attempt("memory idle", store(result["memory"], "idle", lambda: endpoint_memory(running)))
+        attempt("bulk", store(result, "bulk", lambda: measure_bulk(rig, running, own, args.bulk_mib)))
+        for concurrency in (1, args.concurrency):
+            attempt(f"connections ({concurrency} at once)",
+                    store(result["connrate"], str(concurrency), lambda n=concurrency: measure_connrate(rig, running, args, n)))
         if args.rtt_ms in args.greeting_rtt_list:
-            result["greeting"][report.rtt_key(args.rtt_ms)] = measure_greeting(rig, running, args.greeting_count)
+            attempt("greeting", store(result["greeting"], report.rtt_key(args.rtt_ms),
+                                      lambda: measure_greeting(rig, running, args.greeting_count)))
         for count in args.hold_list:
-            result["memory"][str(count)] = measure_hold(rig, running, count, 120)["memory"]
+            attempt(f"{count} open streams", store(result["memory"], str(count),
+                                                   lambda n=count: measure_hold(rig, running, n, 120)["memory"]))
     finally:
         c.stop(rig, running)
     for rtt in args.greeting_rtt_list:
@@ -151,7 +166,8 @@ def one_run(c, rig: Rig, args, own: procs.OwnCpu) -> dict:
             continue
         running = c.start(rig, rtt)
         try:
-            result["greeting"][report.rtt_key(rtt)] = measure_greeting(rig, running, args.greeting_count)
+            attempt(f"greeting at RTT {rtt:g} ms", store(result["greeting"], report.rtt_key(rtt),
+                                                        lambda: measure_greeting(rig, running, args.greeting_count)))
         finally:
             c.stop(rig, running)
     return result
@@ -246,7 +262,9 @@ def run(args) -> dict:
                 print(f"run {i + 1}/{args.runs}: {c.label}", file=sys.stderr, flush=True)
                 entry = results["contestants"][c.name]
                 try:
-                    entry["runs"].append(one_run(c, rigs[c.name], args, own))
+                    outcome = one_run(c, rigs[c.name], args, own)
+                    entry["runs"].append(outcome)
+                    entry.setdefault("failures", []).extend(outcome.pop("failures"))
                 except Exception as e:  # noqa: BLE001 - one contestant's failure is reported, the rest go on
                     message = f"{type(e).__name__}: {e}"
                     print(f"*** {c.label} failed in run {i + 1}: {message}", file=sys.stderr, flush=True)

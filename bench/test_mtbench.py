@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import compare  # noqa: E402
-from mtbench import load, machine, netstat, procs, report, stats  # noqa: E402
+from mtbench import contestants, load, machine, netstat, procs, report, stats  # noqa: E402
 from mtbench.rig import LOOPBACK, Rig  # noqa: E402
 
 TIMEOUT = 30.0
@@ -215,6 +215,26 @@ class ProcsTest(RigTestCase):
         self.assertGreater(procs.tree_memory([proc.pid]).private, 0)
         proc.stdin.close()
         self.assertEqual(proc.wait(timeout=TIMEOUT), 0)
+
+
+class OneRunTest(RigTestCase):
+    def test_a_failing_measure_is_named_and_the_others_still_run(self):
+        args = compare.parse_args(["--contestants", "plain", "--bulk-mib", "1", "--conn-count", "5",
+                                   "--greeting-rtts", "0", "--greeting-count", "2", "--hold", "3"])
+
+        def broken_bulk(*_args, **_kwargs):
+            raise RuntimeError("no bulk today")
+
+        original, compare.measure_bulk = compare.measure_bulk, broken_bulk
+        try:
+            result = compare.one_run(contestants.PlainTcp(), self.rig, args, procs.OwnCpu(self.started))
+        finally:
+            compare.measure_bulk = original
+        self.assertEqual(result["failures"], ["bulk: RuntimeError: no bulk today"])
+        self.assertNotIn("bulk", result)
+        self.assertEqual(result["connrate"]["20"]["done"], 5)
+        self.assertEqual(result["greeting"]["0"]["samples"], 2)
+        self.assertEqual(set(result["memory"]), {"idle", "3"})
 
 
 class CompareTest(unittest.TestCase):

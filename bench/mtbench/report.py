@@ -321,6 +321,13 @@ def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
                                      (f"{p['concurrency']} at once (/s)",
                                       lambda r: r["connrate"][str(p["concurrency"])]["per_s"], True, 0)])
     lines.append("")
+    failed = []
+    for name, entry in results["contestants"].items():
+        errors = sum(m.get("errors", 0) for r in entry.get("runs", []) for m in r.get("connrate", {}).values())
+        if errors:
+            failed.append(f"{results['contestants'][name]['label']} {errors}")
+    if failed:
+        lines += ["Connections that failed (not counted in the rates), over all runs: " + ", ".join(failed) + ".", ""]
     lines += chart("connrate")
 
     states = ["idle"] + [str(n) for n in p["hold_list"]]
