@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import procs
-from .rig import LOOPBACK, Rig, free_port, in_netns
+from .rig import LOOPBACK, Rig, free_port, in_netns, wait_listening
 
 READY_TIMEOUT = 20.0
 
@@ -33,6 +33,7 @@ class Running:
     namespaces: list[Optional[str]] = field(default_factory=lambda: [None])  # where its packets travel
     stop_extra: list[Callable[[], None]] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    logs: dict[int, Path] = field(default_factory=dict)  # PID -> where its output goes
 
 
 class Contestant:
@@ -59,6 +60,7 @@ class Contestant:
     def launch(self, rig: Rig, running: Running, side: str, name: str, argv: list[str], **kwargs) -> subprocess.Popen:
         proc = rig.started.popen(argv, log=rig.log(f"{self.name}-{name}"), **kwargs)
         running.procs.append(proc)
+        running.logs[proc.pid] = rig.log(f"{self.name}-{name}")
         running.endpoints.setdefault(side, []).append(proc.pid)
         return proc
 
@@ -81,9 +83,19 @@ def wait_ready(rig: Rig, running: Running, what: str, timeout: float = READY_TIM
         last = last[0]
         for proc in running.procs:
             if proc.poll() is not None:
-                raise RuntimeError(f"{what}: {proc.args[0]} exited with {proc.returncode}; see {rig.workdir}")
+                raise RuntimeError(f"{what}: {proc.args[0]} exited with {proc.returncode}: {log_tail(running, proc)}")
         time.sleep(0.05)
     raise TimeoutError(f"{what}: no greeting through it within {timeout:.0f} s ({last})")
+
+
+def log_tail(running: Running, proc: subprocess.Popen, lines: int = 3) -> str:
+    """The last lines a process wrote: the reason it exited, kept in the report after its work
+    directory is gone."""
+    path = running.logs.get(proc.pid)
+    if path is None or not path.exists():
+        return "(no output)"
+    tail = path.read_text(errors="replace").strip().splitlines()[-lines:]
+    return " / ".join(tail) or "(no output)"
 
 
 def write_private(path: Path, text: str | bytes) -> Path:
@@ -303,6 +315,7 @@ LogLevel ERROR
 """)
         running = Running(LOOPBACK, free_port(), {})
         self.launch(rig, running, "b", "sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(sshd_config)])
+        wait_listening(far, READY_TIMEOUT, f"sshd on port {far}")
         known_hosts = d / "known_hosts"
         host_pub = (d / "host_key.pub").read_text().split()
         port = rig.via(rtt_ms, far)

@@ -24,6 +24,18 @@ def free_port(host: str = LOOPBACK) -> int:
         return s.getsockname()[1]
 
 
+def wait_listening(port: int, timeout: float, what: str, host: str = LOOPBACK) -> None:
+    """Until something accepts connections on host:port; for a client that gives up at once
+    when refused (ssh), started right after its server."""
+    def accepts() -> bool:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+    procs.wait_for(accepts, timeout, what)
+
+
 def in_netns(netns: Optional[str], argv: list[str]) -> list[str]:
     """`ip netns exec` execs the command, so the PID started is the command's own."""
     return ["ip", "netns", "exec", netns, *argv] if netns else argv
