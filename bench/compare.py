@@ -146,7 +146,7 @@ def one_run(c, rig: Rig, args, own: procs.OwnCpu) -> dict:
     def store(table: dict, key: str, measure):
         return lambda: table.__setitem__(key, measure())
 
-    running = c.start(rig, args.rtt_ms)
+    running = c.start_or_clean_up(rig, args.rtt_ms)
     try:
         attempt("memory idle", store(result["memory"], "idle", lambda: endpoint_memory(running)))
         attempt("bulk", store(result, "bulk", lambda: measure_bulk(rig, running, own, args.bulk_mib)))
@@ -164,7 +164,7 @@ def one_run(c, rig: Rig, args, own: procs.OwnCpu) -> dict:
     for rtt in args.greeting_rtt_list:
         if rtt == args.rtt_ms:
             continue
-        running = c.start(rig, rtt)
+        running = c.start_or_clean_up(rig, rtt)
         try:
             attempt(f"greeting at RTT {rtt:g} ms", store(result["greeting"], report.rtt_key(rtt),
                                                         lambda: measure_greeting(rig, running, args.greeting_count)))

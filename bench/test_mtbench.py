@@ -217,6 +217,23 @@ class ProcsTest(RigTestCase):
         self.assertEqual(proc.wait(timeout=TIMEOUT), 0)
 
 
+class StartFailureTest(RigTestCase):
+    def test_a_contestant_that_fails_to_start_leaves_nothing_running(self):
+        class Broken(contestants.Contestant):
+            name = "broken"
+
+            def start(self, rig, rtt_ms):
+                running = contestants.Running(LOOPBACK, rig.start_sink(), {})
+                self.proc = self.launch(rig, running, "a", "sleeper", ["sleep", "60"])
+                raise RuntimeError("cannot start")
+
+        broken = Broken()
+        with self.assertRaises(RuntimeError):
+            broken.start_or_clean_up(self.rig, 0)
+        self.assertIsNotNone(broken.proc.poll())
+        self.assertEqual(self.started.live_pids(), [])  # the sink too
+
+
 class OneRunTest(RigTestCase):
     def test_a_failing_measure_is_named_and_the_others_still_run(self):
         args = compare.parse_args(["--contestants", "plain", "--bulk-mib", "1", "--conn-count", "5",

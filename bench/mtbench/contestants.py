@@ -50,6 +50,16 @@ class Contestant:
     def start(self, rig: Rig, rtt_ms: float) -> Running:
         raise NotImplementedError
 
+    def start_or_clean_up(self, rig: Rig, rtt_ms: float) -> Running:
+        """start(), and if it fails, stops whatever it had started before raising."""
+        earlier = set(rig.started.live_pids())
+        try:
+            return self.start(rig, rtt_ms)
+        except BaseException:
+            rig.started.stop_started_since(earlier)
+            rig.helpers.clear()
+            raise
+
     def stop(self, rig: Rig, running: Running) -> None:
         for proc in running.procs[::-1]:
             rig.started.stop(proc)

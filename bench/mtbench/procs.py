@@ -72,6 +72,11 @@ class Started:
         for proc in list(self._procs.values())[::-1]:
             self.stop(proc)
 
+    def stop_started_since(self, earlier: set[int]) -> None:
+        """Stops what was started after `earlier` (a set of live_pids()), newest first."""
+        for pid in [pid for pid in self._procs if pid not in earlier][::-1]:
+            self.stop(self._procs[pid])
+
     def live_pids(self) -> list[int]:
         return [pid for pid, proc in self._procs.items() if proc.poll() is None]
 
