@@ -224,14 +224,16 @@ class StartFailureTest(RigTestCase):
 
             def start(self, rig, rtt_ms):
                 running = contestants.Running(LOOPBACK, rig.start_sink(), {})
-                self.proc = self.launch(rig, running, "a", "sleeper", ["sleep", "60"])
+                self.procs.append(self.launch(rig, running, "a", "sleeper", ["sleep", "60"]))
                 raise RuntimeError("cannot start")
 
         broken = Broken()
+        broken.procs = []
         with self.assertRaises(RuntimeError):
-            broken.start_or_clean_up(self.rig, 0)
-        self.assertIsNotNone(broken.proc.poll())
-        self.assertEqual(self.started.live_pids(), [])  # the sink too
+            broken.start_or_clean_up(self.rig, 0, attempts=2)
+        self.assertEqual(len(broken.procs), 2)  # tried twice
+        self.assertTrue(all(p.poll() is not None for p in broken.procs))
+        self.assertEqual(self.started.live_pids(), [])  # the sinks too
 
 
 class OneRunTest(RigTestCase):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,15 +51,20 @@ class Contestant:
     def start(self, rig: Rig, rtt_ms: float) -> Running:
         raise NotImplementedError
 
-    def start_or_clean_up(self, rig: Rig, rtt_ms: float) -> Running:
-        """start(), and if it fails, stops whatever it had started before raising."""
-        earlier = set(rig.started.live_pids())
-        try:
-            return self.start(rig, rtt_ms)
-        except BaseException:
-            rig.started.stop_started_since(earlier)
-            rig.helpers.clear()
-            raise
+    def start_or_clean_up(self, rig: Rig, rtt_ms: float, attempts: int = 2) -> Running:
+        """start(); if it fails, stops whatever it had started, and tries once more with fresh
+        ports (another program may have taken one that free_port() found free) before raising."""
+        for attempt in range(1, attempts + 1):
+            earlier = set(rig.started.live_pids())
+            try:
+                return self.start(rig, rtt_ms)
+            except Exception as e:
+                rig.started.stop_started_since(earlier)
+                rig.helpers.clear()
+                if attempt == attempts:
+                    raise
+                print(f"*** {self.label}: could not start ({e}); once more", file=sys.stderr, flush=True)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def stop(self, rig: Rig, running: Running) -> None:
         for proc in running.procs[::-1]:
