@@ -70,6 +70,9 @@ minbase_root() {
   ) 9> "$minbase_cache/lock"
   mkdir -p "$minbase_dir"
   tar -C "$minbase_dir" --numeric-owner -xf "$tarball"
+  # "/" as on every Debian system: the tarball's "./" is the 0700 directory debootstrap ran in, and
+  # a "/" that only root may enter keeps every service user from starting (status=200/CHDIR).
+  chmod 755 "$minbase_dir"
   cp /etc/resolv.conf "$minbase_dir/etc/resolv.conf"
   printf 'deb %s bookworm main\ndeb %s bookworm-updates main\ndeb %s-security bookworm-security main\n' \
     "$minbase_mirror" "$minbase_mirror" "$minbase_mirror" > "$minbase_dir/etc/apt/sources.list"

@@ -58,13 +58,14 @@ else fail "the office's peer vps did not come up"; fi
 
 pid=$(systemctl show -p MainPID --value mailtun@vps)
 status=/proc/$pid/status
-# The real user from status: /proc/$pid itself belongs to root, the process being non-dumpable.
+# The real user from status: the files under /proc/$pid belong to root, the process being
+# non-dumpable (the kernel's sign of it: a dumpable process's environ belongs to its own user).
 uid=$(awk '/^Uid:/ {print $2}' $status)
 [ "$uid" = "$(id -u mailtun)" ] && ok "runs as mailtun" || fail "runs as uid $uid"
-[ "$(stat -c %U /proc/$pid)" = root ] && ok "non-dumpable (its /proc entry belongs to root)" ||
-  fail "dumpable: /proc/$pid belongs to $(stat -c %U /proc/$pid)"
-grep -q '^MemorySwapMax=0$' <(systemctl show -p MemorySwapMax mailtun@vps) && ok "never swapped" ||
-  fail "$(systemctl show -p MemorySwapMax mailtun@vps)"
+[ "$(stat -c %U /proc/$pid/environ)" = root ] && ok "non-dumpable (/proc/$pid/environ belongs to root)" ||
+  fail "dumpable: /proc/$pid/environ belongs to $(stat -c %U /proc/$pid/environ)"
+[ "$(systemctl show -p MemorySwapMax --value mailtun@vps)" = 0 ] && ok "never swapped" ||
+  fail "MemorySwapMax=$(systemctl show -p MemorySwapMax --value mailtun@vps)"
 grep -q '^CapEff:[[:space:]]*0000000000000400$' $status && ok "CAP_NET_BIND_SERVICE alone" || fail "$(grep ^Cap $status)"
 grep -q '^NoNewPrivs:[[:space:]]*1$' $status && ok "no new privileges" || fail "$(grep ^NoNewPrivs $status)"
 grep -q '^Seccomp:[[:space:]]*2$' $status && ok "a seccomp filter" || fail "$(grep ^Seccomp $status)"
