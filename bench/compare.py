@@ -47,6 +47,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--mailtun", default=str(ROOT / "build" / "cli" / "mailtun"), help="the mailtun binary")
+    p.add_argument("--baseline", help="another mailtun binary (an earlier build) to run beside --mailtun, "
+                                      "as the contestant mailtun-baseline: before and after in one run")
     p.add_argument("--runs", type=int, default=5, help="runs of every measure; medians and min-max over them")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"),
                    help="the report; charts and results.json go to a directory of the same name beside it")
@@ -225,6 +227,9 @@ def run(args) -> dict:
     whole = procs.OthersCpu(own)
     mailtun = str(Path(args.mailtun).resolve())
     chosen = [c for c in contestants_mod.all_contestants() if c.name in args.contestant_names]
+    if args.baseline:
+        chosen.insert(chosen.index(next(c for c in chosen if c.name == "mailtun")) + 1 if any(
+            c.name == "mailtun" for c in chosen) else 0, contestants_mod.MailtunBaseline())
     results: dict = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python3", "bench/compare.py", *sys.argv[1:]]),
@@ -237,7 +242,8 @@ def run(args) -> dict:
     required = [n for n in args.require.split(",") if n]
     try:
         for c in chosen:
-            rigs[c.name] = Rig(workdir / c.name, started, mailtun)
+            binary = str(Path(args.baseline).resolve()) if c.name == "mailtun-baseline" else mailtun
+            rigs[c.name] = Rig(workdir / c.name, started, binary)
             rigs[c.name].workdir.mkdir(exist_ok=True)
             reason = c.missing(rigs[c.name])
             results["contestants"][c.name] = {"label": c.label, "kind": c.kind, "skipped": reason, "runs": []}

@@ -40,7 +40,7 @@ class Running:
 class Contestant:
     name = ""          # short key, used on the command line
     label = ""         # how the report names it
-    kind = "peer"      # "floor", "peer" or "mailtun"
+    kind = "peer"      # "floor", "peer", "mailtun" or "reference" (another mailtun build)
     tools: list[str] = []
 
     def missing(self, rig: Rig) -> Optional[str]:
@@ -219,6 +219,12 @@ allow_any_port = true
         self.launch(rig, running, "b", "office", [rig.mailtun, "up", "--config", str(office_conf)])
         wait_ready(rig, running, self.label)
         return running
+
+
+class MailtunBaseline(Mailtun):
+    """Another mailtun binary (`compare.py --baseline`), configured the same: a change's before and
+    after, measured side by side in one run. A reference, not a peer."""
+    name, label, kind = "mailtun-baseline", "mailtun (baseline build)", "reference"
 
 
 # ---- the peers ----------------------------------------------------------------------------------

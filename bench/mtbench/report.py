@@ -149,8 +149,8 @@ def draw(results: dict, directory: Path) -> dict[str, str]:
             hi = [summ[n]["max"] - summ[n]["median"] if n in summ else 0 for n in names]
             colors = None
             if len(series) == 1:
-                colors = ["#c0392b" if results["contestants"][n]["kind"] == "mailtun"
-                          else "#95a5a6" if results["contestants"][n]["kind"] == "floor" else "#2c7fb8" for n in names]
+                palette = {"mailtun": "#c0392b", "reference": "#e8a39b", "floor": "#95a5a6"}
+                colors = [palette.get(results["contestants"][n]["kind"], "#2c7fb8") for n in names]
             ax.barh(ys, med, height=height, xerr=[lo, hi], capsize=3, label=series_label if len(series) > 1 else None,
                     color=colors)
         ax.set_yticks(range(len(names)))
