@@ -10,11 +10,20 @@ namespace mailtun::forwarder {
 namespace {
 
 // Local reads go through one buffer shared by every splice on the (single) I/O thread, so an idle
-// stream holds no read buffer at all.
-constexpr std::size_t local_read_size = 64 * 1024;
+// stream holds no read buffer at all. A read of several whole DATA frames' worth becomes that many
+// full records and, with the tunnel queue empty, one write (docs/benchmarks.md, "The data path").
+constexpr std::size_t local_read_size = 4 * tunnel::max_data_per_record;
 std::vector<std::uint8_t>& shared_read_buffer() {
   thread_local std::vector<std::uint8_t> buffer(local_read_size);
   return buffer;
+}
+
+// A read waits until the stream has credit for at least one full record: one that takes whatever
+// crumb of credit a WINDOW left would become a small record, and the next several more. The peer
+// returns credit in quarters of its window as its socket takes the data (docs/design.md §4.3), so
+// this much always comes back unless the stream is stalled anyway.
+std::size_t worth_reading(const tunnel::asio::Connection& connection) {
+  return std::min<std::size_t>(tunnel::max_data_per_record, connection.session().limits().initial_window / 4);
 }
 
 bool would_block(const boost::system::error_code& ec) {
@@ -60,7 +69,7 @@ void Splice::abandon() {
 void Splice::read_local() {
   if (!started_ || reading_ || local_eof_ || done_) return;
   auto connection = connection_.lock();
-  if (!connection || connection->send_credit(id_) == 0) return;  // on_writable() resumes
+  if (!connection || connection->send_credit(id_) < worth_reading(*connection)) return;  // on_writable() resumes
   reading_ = true;
   local_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->reading_ = false;
@@ -75,7 +84,7 @@ void Splice::on_local_readable() {
   if (!connection) return reset_local();
   auto& buffer = shared_read_buffer();
   const std::size_t credit = connection->send_credit(id_);
-  if (credit == 0) return;  // on_writable() resumes
+  if (credit < worth_reading(*connection)) return;  // on_writable() resumes
   boost::system::error_code ec;
   const std::size_t n = local_.read_some(net::buffer(buffer.data(), std::min(credit, buffer.size())), ec);
   if (would_block(ec)) return read_local();

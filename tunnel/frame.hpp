@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tunnel/chacha_poly.hpp"
+#include "tunnel/constants.hpp"
 #include "tunnel/error.hpp"
 
 namespace mailtun::tunnel {
@@ -44,6 +45,9 @@ enum class ResetCode : std::uint16_t {
 std::string_view to_string(ResetCode code);
 
 inline constexpr std::size_t frame_header_len = 7;
+/// The most stream data one DATA frame can carry so that it fills a record alone: a local read of a
+/// multiple of this becomes whole records, none of them a small remainder.
+inline constexpr std::size_t max_data_per_record = max_record_plaintext - frame_header_len;  // 65512
 inline constexpr std::size_t max_service_name_len = 32;
 inline constexpr std::size_t max_reset_reason_len = 200;
 

@@ -7,7 +7,6 @@
 namespace mailtun::tunnel {
 namespace {
 
-constexpr std::size_t max_data_per_frame = max_record_plaintext - frame_header_len;
 constexpr StreamId max_stream_id = ~StreamId{0};
 // A new stream probes a connection quiet for this long (DESIGN §4.4)...
 constexpr auto probe_when_quiet_for = std::chrono::seconds(2);
@@ -226,9 +225,9 @@ Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output
         remove_stream(frame.stream_id, out);
         return {};
       }
-      const bool was_blocked = s.send_credit == 0;
       s.send_credit += *increment;
-      if (was_blocked && !s.local_fin) out.events.emplace_back(StreamWritable{frame.stream_id});
+      // Every increment, not only one that ends a stall: a sender may wait for more than a crumb.
+      if (!s.local_fin) out.events.emplace_back(StreamWritable{frame.stream_id});
       return {};
     }
 
@@ -308,7 +307,7 @@ Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
     encode_rst(pending_, id, ResetCode::too_many_streams, "too many concurrent streams");
     return {};
   }
-  streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  streams_.emplace(id, new_stream());
   ++remote_streams_;
   ++stats_.streams_opened_remote;
   out.events.emplace_back(StreamOpened{id, std::move(*open)});
@@ -322,7 +321,7 @@ Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Ou
   if (local_streams_ >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
   const StreamId id = next_local_id_;
   next_local_id_ += 2;
-  streams_.emplace(id, Stream{limits_.initial_window, limits_.initial_window, 0});
+  streams_.emplace(id, new_stream());
   ++local_streams_;
   ++stats_.streams_opened_local;
   encode_open(pending_, id, open);
@@ -338,7 +337,7 @@ std::size_t Session::send(StreamId id, Bytes data, TimePoint now, Output& out) {
   Stream& s = it->second;
   const std::size_t n = std::min<std::size_t>(data.size(), s.send_credit);
   for (std::size_t done = 0; done < n;) {
-    const std::size_t chunk = std::min(n - done, max_data_per_frame);
+    const std::size_t chunk = std::min(n - done, max_data_per_record);
     encode_data(pending_, id, data.subspan(done, chunk));
     done += chunk;
   }
@@ -374,12 +373,34 @@ void Session::consumed(StreamId id, std::size_t n, TimePoint now, Output& out) {
   s.consumed_unacked += static_cast<std::uint32_t>(n);
   // Return credit in quarters of the window: small enough that the sender never stalls, large
   // enough that WINDOW frames stay rare.
-  if (s.consumed_unacked >= limits_.initial_window / 4) {
-    encode_window(pending_, id, s.consumed_unacked);
-    s.receive_window += s.consumed_unacked;
+  if (s.consumed_unacked >= s.window_size / 4) {
+    const std::uint32_t growth = window_growth(s);
+    s.window_size += growth;
+    window_growth_ += growth;
+    encode_window(pending_, id, s.consumed_unacked + growth);
+    s.receive_window += s.consumed_unacked + growth;
     s.consumed_unacked = 0;
     flush(now, out);
   }
+}
+
+Session::Stream Session::new_stream() const {
+  return Stream{limits_.initial_window, limits_.initial_window, 0, limits_.initial_window};
+}
+
+std::uint32_t Session::window_growth(const Stream& s) const {
+  // The peer has sent all but a quarter of the window, and at most half of it waits for the local
+  // socket: the window, not the reader, limits this stream. Doubling it lets one stream fill a link
+  // of any bandwidth-delay product in a few round trips; the bounds keep what an endpoint may have
+  // to buffer fixed (docs/design.md §4.3). A reader that falls behind holds more than half, and one
+  // that stalls returns no credit at all: neither grows its window.
+  const std::uint32_t waiting_for_reader = s.window_size - s.receive_window - s.consumed_unacked;
+  if (s.receive_window >= s.window_size / 4 || waiting_for_reader > s.window_size / 2 ||
+      s.window_size >= limits_.max_window) {
+    return 0;
+  }
+  const std::size_t budget_left = limits_.window_growth_budget - std::min(window_growth_, limits_.window_growth_budget);
+  return static_cast<std::uint32_t>(std::min<std::size_t>({s.window_size, limits_.max_window - s.window_size, budget_left}));
 }
 
 void Session::go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out) {
@@ -479,7 +500,10 @@ void Session::flush(TimePoint now, Output& out) {
 }
 
 bool Session::erase_stream(StreamId id) {
-  if (streams_.erase(id) == 0) return false;
+  const auto it = streams_.find(id);
+  if (it == streams_.end()) return false;
+  window_growth_ -= it->second.window_size - limits_.initial_window;
+  streams_.erase(it);
   --(is_local_id(id) ? local_streams_ : remote_streams_);
   return true;
 }
@@ -514,6 +538,7 @@ void Session::close(CloseReason reason, Output& out) {
   }
   streams_.clear();
   local_streams_ = remote_streams_ = 0;
+  window_growth_ = 0;
   out.close = std::move(reason);
 }
 

@@ -19,6 +19,11 @@ namespace mailtun::tunnel {
 
 struct SessionLimits {
   std::uint32_t initial_window = 256 * 1024;  // per stream and direction (DESIGN §4.3)
+  /// A stream whose local socket takes the data as fast as the peer sends it earns a larger
+  /// receive window, doubling up to this (docs/design.md §4.3, "Window growth")...
+  std::uint32_t max_window = 8 * 1024 * 1024;
+  /// ...while the growth of all streams of the connection together stays within this.
+  std::size_t window_growth_budget = 32 * 1024 * 1024;
   std::size_t max_streams = 1024;             // concurrent streams the peer may open (and, apart, this side)
   std::chrono::milliseconds keepalive = std::chrono::seconds(15);  // PING after this much silence
   std::chrono::milliseconds handshake_timeout = initiation_deadline;
@@ -108,6 +113,7 @@ class Session {
     std::uint32_t send_credit;
     std::uint32_t receive_window;    // what the peer may still send
     std::uint32_t consumed_unacked;  // taken by the local socket, not yet returned as WINDOW
+    std::uint32_t window_size;       // the receive window this side grants: grows from initial_window
     bool local_fin = false;
     bool remote_fin = false;
   };
@@ -123,6 +129,10 @@ class Session {
   /// Drops a stream from the table and its count; false if it was not there.
   bool erase_stream(StreamId id);
   void remove_stream(StreamId id, Output& out);
+  [[nodiscard]] Stream new_stream() const;
+  /// How much a stream's window grows when credit is returned now: 0 unless the peer had used up
+  /// nearly all of it (the stream is limited by its window, not by its reader).
+  [[nodiscard]] std::uint32_t window_growth(const Stream& s) const;
   void flush(TimePoint now, Output& out);
   /// Queues a PING; its PONG measures the round trip (SessionStats::rtt).
   void send_ping(TimePoint now);
@@ -152,6 +162,7 @@ class Session {
   std::unordered_map<StreamId, Stream> streams_;
   std::size_t local_streams_ = 0;   // opened by this side
   std::size_t remote_streams_ = 0;  // opened by the peer: what max_streams limits
+  std::size_t window_growth_ = 0;   // receive windows granted beyond initial_window, all streams
   StreamId next_local_id_;
   StreamId last_remote_id_ = 0;
   bool confirmed_ = false;

@@ -1,6 +1,5 @@
 #include "tunnel/asio/connection.hpp"
 
-#include <boost/asio/write.hpp>
 #include <sstream>
 
 namespace mailtun::tunnel::asio {
@@ -114,26 +113,35 @@ void Connection::on_readable() {
 // ---- writing ----------------------------------------------------------------------------------
 
 void Connection::write() {
-  if (writing_ || write_pending_.empty() || closed_) return;
-  std::swap(write_pending_, write_inflight_);
+  // Writes go straight to the non-blocking socket, as much as the kernel takes in one call, and
+  // wait for writability only when it takes no more: no per-write cap (a composed async_write
+  // would split the queue into 64 KiB system calls) and no round through the reactor while the
+  // socket has room.
+  if (writing_ || closed_) return;
+  while (write_offset_ < write_pending_.size()) {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.write_some(
+        net::buffer(write_pending_.data() + write_offset_, write_pending_.size() - write_offset_), ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+      writing_ = true;
+      socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](const boost::system::error_code& wec) {
+        self->writing_ = false;
+        if (self->closed_) return;
+        if (wec) return self->close_now(lost(wec));
+        self->write();
+      });
+      return;
+    }
+    if (ec) return close_now(lost(ec));
+    write_offset_ += n;
+  }
   write_pending_.clear();
-  writing_ = true;
-  net::async_write(socket_, net::buffer(write_inflight_),
-                   [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                     self->writing_ = false;
-                     self->write_inflight_.clear();
-                     if (self->closed_) return;
-                     if (ec) return self->close_now(lost(ec));
-                     if (!self->write_pending_.empty()) {
-                       self->write();
-                     } else if (self->closing_) {
-                       return self->finish_close();
-                     }
-                     self->resume_held_streams();
-                   });
+  write_offset_ = 0;
+  if (closing_) return finish_close();
+  resume_held_streams();
 }
 
-std::size_t Connection::write_backlog() const { return write_pending_.size() + write_inflight_.size(); }
+std::size_t Connection::write_backlog() const { return write_pending_.size() - write_offset_; }
 
 void Connection::resume_held_streams() {
   if (!holding_streams_ || write_backlog() >= write_low_mark) return;
@@ -151,10 +159,14 @@ void Connection::resume_held_streams() {
 // ---- the one place that acts on Session output ------------------------------------------------
 
 void Connection::apply(Output& out) {
+  auto self = shared_from_this();  // a failed write or a handler may drop the last other reference
   if (!out.to_peer.empty()) {
-    if (write_pending_.empty() && !writing_) {
+    if (write_pending_.empty()) {
       std::swap(write_pending_, out.to_peer);
     } else {
+      // Drop what the socket took before growing, so the queue stays near its backlog in size.
+      write_pending_.erase(write_pending_.begin(), write_pending_.begin() + static_cast<std::ptrdiff_t>(write_offset_));
+      write_offset_ = 0;
       write_pending_.insert(write_pending_.end(), out.to_peer.begin(), out.to_peer.end());
     }
     out.to_peer.clear();
@@ -166,7 +178,6 @@ void Connection::apply(Output& out) {
   events.swap(out.events);
   std::optional<CloseReason> close = std::move(out.close);
   out.close.reset();
-  auto self = shared_from_this();  // a handler may drop its last reference to us
 
   for (auto& event : events) {
     // A handler may close this connection (the tie-break between two connections of one peer
@@ -212,7 +223,7 @@ void Connection::apply(Output& out) {
     closing_ = true;
     const bool graceful = close->kind == CloseReason::Kind::drained;
     close_reason_ = std::move(close);
-    if (!graceful || (!writing_ && write_pending_.empty())) {
+    if (!graceful || write_backlog() == 0) {
       // A failed or dead connection must not wait for a write the peer may never read: the dialer
       // reconnects only once the close is complete.
       finish_close();
@@ -306,6 +317,7 @@ void Connection::go_away(std::chrono::milliseconds drain_timeout) {
 void Connection::close_now(CloseReason reason) {
   if (closed_) return;
   write_pending_.clear();  // the socket is going away; nothing more reaches the peer
+  write_offset_ = 0;
   session_.abort(std::move(reason), out_);
   apply(out_);  // resets every stream's sink and records the reason
   finish_close();

@@ -111,8 +111,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Output out_;
   std::vector<std::uint8_t> write_pending_;
-  std::vector<std::uint8_t> write_inflight_;
-  bool writing_ = false;
+  std::size_t write_offset_ = 0;  // leading bytes of write_pending_ the socket already took
+  bool writing_ = false;          // waiting for the socket to take more
   bool reading_ = false;
   bool holding_streams_ = false;  // send_credit() said 0 for the write queue: resume_held_streams() owes them
   bool closing_ = false;  // Session closed: write what is queued, then close the socket

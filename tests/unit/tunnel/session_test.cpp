@@ -84,6 +84,7 @@ TEST(Session, HalfCloseInEachDirectionThenTheStreamIsGoneOnBothSides) {
 TEST(Session, SendStopsAtTheWindowAndResumesWhenTheReceiverConsumes) {
   SessionLimits limits;
   limits.initial_window = 64 * 1024;
+  limits.max_window = limits.initial_window;  // a fixed window here; SessionWindowGrowth grows it
   SessionPair p(limits, limits);
   p.handshake();
   const StreamId id = open_on_a(p);
