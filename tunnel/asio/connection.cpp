@@ -1,5 +1,11 @@
 #include "tunnel/asio/connection.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <limits>
 #include <sstream>
 
 namespace mailtun::tunnel::asio {
@@ -37,6 +43,24 @@ std::string describe(const tcp::endpoint& endpoint) {
   return s.str();
 }
 
+// The kernel's view of a dead link agrees with the session's (a peer silent for three keepalive
+// intervals is gone, DESIGN §4.4): data left unacknowledged that long ends the connection instead
+// of being retransmitted for the kernel's default of about 15 minutes, and an idle connection
+// probes its peer, so a peer host that restarted answers with the RST that ends it at once.
+void watch_for_dead_link(tcp::socket& socket, std::chrono::milliseconds keepalive) {
+  const int fd = socket.native_handle();
+  const int on = 1;
+  const int interval = static_cast<int>(std::max<std::int64_t>(1, std::chrono::ceil<std::chrono::seconds>(keepalive).count()));
+  const int probes = 3;
+  const auto user_timeout = static_cast<unsigned>(std::min<std::int64_t>(3 * keepalive.count(), std::numeric_limits<int>::max()));
+  // Best effort, like TCP_NODELAY: a socket that refuses them still works.
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+}
+
 CloseReason lost(const boost::system::error_code& ec) {
   return {CloseReason::Kind::connection_lost, ec == net::error::eof ? std::error_code{} : std::error_code(ec)};
 }
@@ -56,6 +80,7 @@ Connection::Connection(tcp::socket socket, Session session, ConnectionHandler& h
   boost::system::error_code ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
   socket_.non_blocking(true, ignored);
+  watch_for_dead_link(socket_, session_.limits().keepalive);
 }
 
 Connection::~Connection() = default;

@@ -10,6 +10,10 @@
 #include <boost/asio/write.hpp>
 #include <limits>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include "tests/unit/tunnel/support/session_pair.hpp"
 
 namespace mailtun::tunnel::asio {
@@ -64,6 +68,7 @@ class ConnectionTest : public ::testing::Test {
     peer_.connect(acceptor.local_endpoint());
     tcp::socket victim_socket(io_);
     acceptor.accept(victim_socket);
+    victim_fd_ = victim_socket.native_handle();
     connection_ = Connection::accept(std::move(victim_socket), responder_, {}, handler_);
     connection_->start();
 
@@ -108,7 +113,26 @@ class ConnectionTest : public ::testing::Test {
   tcp::socket peer_{io_};
   std::shared_ptr<Connection> connection_;
   std::optional<RecordEncoder> encoder_;
+  int victim_fd_ = -1;
 };
+
+int socket_option(int fd, int level, int name) {
+  int value = -1;
+  socklen_t len = sizeof value;
+  EXPECT_EQ(::getsockopt(fd, level, name, &value, &len), 0) << "option " << name;
+  return value;
+}
+
+// Issue 14, "socket settings": the kernel gives up on a dead link when the session does (three
+// keepalive intervals), even while writes wait for acknowledgement, and probes an idle one.
+TEST_F(ConnectionTest, TheTunnelSocketGivesUpOnADeadLinkWhenTheSessionDoes) {
+  const auto keepalive = connection_->session().limits().keepalive;
+  EXPECT_EQ(socket_option(victim_fd_, SOL_SOCKET, SO_KEEPALIVE), 1);
+  EXPECT_EQ(socket_option(victim_fd_, IPPROTO_TCP, TCP_USER_TIMEOUT), 3 * keepalive.count());
+  EXPECT_EQ(socket_option(victim_fd_, IPPROTO_TCP, TCP_KEEPIDLE),
+            std::chrono::duration_cast<std::chrono::seconds>(keepalive).count());
+  EXPECT_EQ(socket_option(victim_fd_, IPPROTO_TCP, TCP_KEEPCNT), 3);
+}
 
 // Issue 13, "a stream can outlive its connection": the tie-break closes a connection from inside
 // on_confirmed; the OPEN and DATA that came in the same record must not reach an expose, which would
