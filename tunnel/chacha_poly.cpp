@@ -6,6 +6,7 @@
 #include <array>
 #include <cassert>
 #include <climits>
+#include <cstring>
 #include <stdexcept>
 
 #include "keys/key.hpp"
@@ -35,12 +36,18 @@ SodiumChaChaPoly::~SodiumChaChaPoly() = default;
 SodiumChaChaPoly::SodiumChaChaPoly(SodiumChaChaPoly&&) noexcept = default;
 SodiumChaChaPoly& SodiumChaChaPoly::operator=(SodiumChaChaPoly&&) noexcept = default;
 
-void SodiumChaChaPoly::seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out) {
-  assert(out.size() == plaintext.size() + tag_len);
+void SodiumChaChaPoly::seal(std::uint64_t nonce, Bytes ad, Bytes head, Bytes body, MutableBytes out) {
+  const std::size_t plaintext_len = head.size() + body.size();
+  assert(out.size() == plaintext_len + tag_len);
+  // libsodium takes one contiguous plaintext: gather the pieces in `out` and seal in place.
+  if (!body.empty() && body.data() != out.data() + head.size()) {
+    std::memmove(out.data() + head.size(), body.data(), body.size());
+  }
+  if (!head.empty()) std::memmove(out.data(), head.data(), head.size());
   const auto iv = noise_nonce(nonce);
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plaintext.size(), nullptr,
-                                                     plaintext.data(), plaintext.size(), ad.data(), ad.size(),
-                                                     nullptr, iv.data(), state_->key.bytes().data());
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), out.data() + plaintext_len, nullptr, out.data(),
+                                                     plaintext_len, ad.data(), ad.size(), nullptr, iv.data(),
+                                                     state_->key.bytes().data());
 }
 
 bool SodiumChaChaPoly::open(std::uint64_t nonce, Bytes ad, Bytes ciphertext, MutableBytes out) {
@@ -96,17 +103,20 @@ OpenSslChaChaPoly::~OpenSslChaChaPoly() = default;
 OpenSslChaChaPoly::OpenSslChaChaPoly(OpenSslChaChaPoly&&) noexcept = default;
 OpenSslChaChaPoly& OpenSslChaChaPoly::operator=(OpenSslChaChaPoly&&) noexcept = default;
 
-void OpenSslChaChaPoly::seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out) {
-  assert(out.size() == plaintext.size() + tag_len);
+void OpenSslChaChaPoly::seal(std::uint64_t nonce, Bytes ad, Bytes head, Bytes body, MutableBytes out) {
+  const std::size_t plaintext_len = head.size() + body.size();
+  assert(out.size() == plaintext_len + tag_len);
   EVP_CIPHER_CTX* ctx = state_->encrypt;
   const auto iv = noise_nonce(nonce);
   int len = 0;
   bool ok = EVP_CipherInit_ex(ctx, nullptr, nullptr, nullptr, iv.data(), 1) == 1;
   if (!ad.empty()) ok = ok && EVP_CipherUpdate(ctx, nullptr, &len, ad.data(), as_int(ad.size())) == 1;
-  if (!plaintext.empty())
-    ok = ok && EVP_CipherUpdate(ctx, out.data(), &len, plaintext.data(), as_int(plaintext.size())) == 1;
-  ok = ok && EVP_CipherFinal_ex(ctx, out.data() + plaintext.size(), &len) == 1;
-  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, tag_len, out.data() + plaintext.size()) == 1;
+  // The cipher streams: the pieces go through one after the other, each straight into its place.
+  if (!head.empty()) ok = ok && EVP_CipherUpdate(ctx, out.data(), &len, head.data(), as_int(head.size())) == 1;
+  if (!body.empty())
+    ok = ok && EVP_CipherUpdate(ctx, out.data() + head.size(), &len, body.data(), as_int(body.size())) == 1;
+  ok = ok && EVP_CipherFinal_ex(ctx, out.data() + plaintext_len, &len) == 1;
+  ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, tag_len, out.data() + plaintext_len) == 1;
   // Encryption with a valid key and nonce cannot fail; if the library says otherwise, sending
   // anything would be worse than stopping.
   if (!ok) throw std::runtime_error("OpenSSL ChaCha20-Poly1305 encryption failed");

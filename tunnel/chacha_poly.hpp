@@ -23,7 +23,11 @@ class SodiumChaChaPoly {
 
   /// Writes ciphertext ‖ tag; `out.size()` must be `plaintext.size() + 16`. In place is allowed
   /// (out.data() == plaintext.data()).
-  void seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out);
+  void seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out) { seal(nonce, ad, {}, plaintext, out); }
+  /// The same for the plaintext `head ‖ body`, given in two pieces so that a frame header and its
+  /// payload need not be copied together first; `out.size()` must be `head.size() + body.size() + 16`
+  /// and `body` may be in place at `out.data() + head.size()`.
+  void seal(std::uint64_t nonce, Bytes ad, Bytes head, Bytes body, MutableBytes out);
   /// Verifies and decrypts; `out.size()` must be `ciphertext.size() - 16`. Returns false, with `out`
   /// zeroed, when the tag does not verify. In place is allowed.
   [[nodiscard]] bool open(std::uint64_t nonce, Bytes ad, Bytes ciphertext, MutableBytes out);
@@ -41,7 +45,8 @@ class OpenSslChaChaPoly {
   OpenSslChaChaPoly(OpenSslChaChaPoly&&) noexcept;
   OpenSslChaChaPoly& operator=(OpenSslChaChaPoly&&) noexcept;
 
-  void seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out);
+  void seal(std::uint64_t nonce, Bytes ad, Bytes plaintext, MutableBytes out) { seal(nonce, ad, {}, plaintext, out); }
+  void seal(std::uint64_t nonce, Bytes ad, Bytes head, Bytes body, MutableBytes out);
   [[nodiscard]] bool open(std::uint64_t nonce, Bytes ad, Bytes ciphertext, MutableBytes out);
 
  private:

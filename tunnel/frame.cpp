@@ -217,6 +217,15 @@ void encode_data(std::vector<std::uint8_t>& out, StreamId id, Bytes data) {
   out.insert(out.end(), data.begin(), data.end());
 }
 
+std::array<std::uint8_t, frame_header_len> data_frame_header(StreamId id, std::size_t payload_len) {
+  std::vector<std::uint8_t> header;
+  header.reserve(frame_header_len);
+  put_header(header, FrameType::data, id, payload_len);
+  std::array<std::uint8_t, frame_header_len> out{};
+  std::copy(header.begin(), header.end(), out.begin());
+  return out;
+}
+
 void encode_window(std::vector<std::uint8_t>& out, StreamId id, std::uint32_t increment) {
   put_header(out, FrameType::window, id, 4);
   put_u32(out, increment);

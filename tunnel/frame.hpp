@@ -111,6 +111,8 @@ Result<void> decode_empty(Bytes payload);
 // frames within one record (max_record_plaintext).
 void encode_open(std::vector<std::uint8_t>& out, StreamId id, const OpenPayload& open);
 void encode_data(std::vector<std::uint8_t>& out, StreamId id, Bytes data);
+/// The header alone of a DATA frame, for a payload sealed where it lies (RecordEncoder::seal(head, body)).
+std::array<std::uint8_t, frame_header_len> data_frame_header(StreamId id, std::size_t payload_len);
 void encode_window(std::vector<std::uint8_t>& out, StreamId id, std::uint32_t increment);
 void encode_fin(std::vector<std::uint8_t>& out, StreamId id);
 /// A reason longer than 200 bytes is cut at a UTF-8 character boundary.

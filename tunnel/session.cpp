@@ -91,6 +91,19 @@ void Session::on_bytes(Bytes in, TimePoint now, Output& out) {
   flush(now, out);
 }
 
+MutableBytes Session::receive_space(std::size_t at_least) {
+  if (closed_ || phase_ != Phase::established) return {};
+  return decoder_->prepare(at_least);
+}
+
+void Session::on_received(std::size_t n, TimePoint now, Output& out) {
+  assert(!closed_ && phase_ == Phase::established);
+  stats_.wire_bytes_in += n;
+  decoder_->commit(n);
+  process_records(now, out);
+  flush(now, out);
+}
+
 void Session::on_handshake_bytes(Bytes in, TimePoint now, Output& out) {
   const bool awaiting_initiation = phase_ == Phase::awaiting_initiation;
   const std::size_t wire_len = awaiting_initiation ? initiation_wire_len : response_wire_len;
@@ -332,18 +345,28 @@ Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Ou
 
 std::size_t Session::send(StreamId id, Bytes data, TimePoint now, Output& out) {
   if (!ready()) return 0;
+  flush(now, out);  // frames already waiting go first
   auto it = streams_.find(id);
   if (it == streams_.end() || it->second.local_fin) return 0;
   Stream& s = it->second;
   const std::size_t n = std::min<std::size_t>(data.size(), s.send_credit);
-  for (std::size_t done = 0; done < n;) {
-    const std::size_t chunk = std::min(n - done, max_data_per_record);
-    encode_data(pending_, id, data.subspan(done, chunk));
-    done += chunk;
-  }
   s.send_credit -= static_cast<std::uint32_t>(n);
   stats_.data_bytes_out += n;
-  flush(now, out);
+  // Each DATA frame is a record of its own, sealed from where the caller holds the bytes: the
+  // payload is read once, by the cipher (docs/benchmarks.md, "The data path").
+  const std::size_t before = out.to_peer.size();
+  for (std::size_t done = 0; done < n;) {
+    const std::size_t chunk = std::min(n - done, max_data_per_record);
+    const auto header = data_frame_header(id, chunk);
+    if (auto sealed = encoder_->seal(header, data.subspan(done, chunk), out.to_peer); !sealed) {
+      close({CloseReason::Kind::nonce_exhausted, sealed.error()}, out);
+      return 0;
+    }
+    ++stats_.records_out;
+    done += chunk;
+  }
+  stats_.wire_bytes_out += out.to_peer.size() - before;
+  flush(now, out);  // a rekey that is now due
   return n;
 }
 

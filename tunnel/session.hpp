@@ -65,6 +65,12 @@ class Session {
 
   /// Bytes read from the tunnel socket, in any fragmentation.
   void on_bytes(Bytes in, TimePoint now, Output& out);
+  /// Once established, the shell may read the socket straight into the record buffer instead:
+  /// receive_space() is room for at least `at_least` bytes, on_received() says how many arrived
+  /// there (the same as on_bytes() of them, without the copy). Empty before the handshake is done
+  /// and after close: then on_bytes() it is.
+  MutableBytes receive_space(std::size_t at_least);
+  void on_received(std::size_t n, TimePoint now, Output& out);
   /// The timer armed to next_deadline() fired (calling it early is harmless).
   void on_tick(TimePoint now, Output& out);
   [[nodiscard]] TimePoint next_deadline() const;

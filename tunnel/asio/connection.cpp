@@ -13,6 +13,8 @@ namespace {
 
 // One read takes whatever the kernel has, up to this much: large enough for several full records.
 constexpr std::size_t read_buffer_size = 256 * 1024;
+// Before the session is established: the handshake message and what follows it in the same read.
+constexpr std::size_t handshake_read_size = 64 * 1024;
 // After a graceful close (drained), queued bytes (the last FIN, GOAWAY) get this long to leave.
 constexpr auto close_linger = std::chrono::seconds(2);
 // A peer may grant any credit (up to 2^32-1 per stream) and then stop reading: the windows alone
@@ -121,13 +123,24 @@ void Connection::read() {
 }
 
 void Connection::on_readable() {
-  // Allocated on first use and not zero-filled: pages the kernel never writes are never touched.
-  if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(read_buffer_size);
+  // Once established, records are read straight into the session's record buffer, where they are
+  // opened in place; the handshake goes through a buffer of its own.
+  const MutableBytes records = session_.receive_space(read_buffer_size);
+  MutableBytes into = records.first(std::min(records.size(), read_buffer_size));
+  if (into.empty()) {
+    // Allocated on first use and not zero-filled: pages the kernel never writes are never touched.
+    if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(handshake_read_size);
+    into = MutableBytes(read_buffer_.get(), handshake_read_size);
+  }
   boost::system::error_code ec;
-  const std::size_t n = socket_.read_some(net::buffer(read_buffer_.get(), read_buffer_size), ec);
+  const std::size_t n = socket_.read_some(net::buffer(into.data(), into.size()), ec);
   if (ec == net::error::would_block || ec == net::error::try_again) return read();
   if (ec) return close_now(lost(ec));
-  session_.on_bytes(Bytes(read_buffer_.get(), n), Clock::now(), out_);
+  if (into.data() == records.data()) {
+    session_.on_received(n, Clock::now(), out_);
+  } else {
+    session_.on_bytes(Bytes(into.data(), n), Clock::now(), out_);
+  }
   apply(out_);
   if (!closed_ && write_backlog() > max_write_backlog) {
     return close_now({CloseReason::Kind::peer_not_reading, {}});

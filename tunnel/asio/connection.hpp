@@ -119,7 +119,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   std::optional<CloseReason> close_reason_;
   std::unordered_map<StreamId, std::shared_ptr<StreamSink>> sinks_;
-  std::unique_ptr<std::uint8_t[]> read_buffer_;
+  std::unique_ptr<std::uint8_t[]> read_buffer_;  // the handshake's reads; records go to the session's buffer
 };
 
 }  // namespace mailtun::tunnel::asio

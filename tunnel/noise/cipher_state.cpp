@@ -13,14 +13,15 @@ void CipherState::initialize_key(Key32 k) {
   n_ = 0;
 }
 
-Result<void> CipherState::encrypt_with_ad(Bytes ad, Bytes plaintext, MutableBytes out) {
+Result<void> CipherState::encrypt_with_ad(Bytes ad, Bytes head, Bytes body, MutableBytes out) {
   if (!cipher_) {
-    assert(out.size() == plaintext.size());
-    std::copy(plaintext.begin(), plaintext.end(), out.begin());
+    assert(out.size() == head.size() + body.size());
+    std::copy(body.begin(), body.end(), out.begin() + static_cast<std::ptrdiff_t>(head.size()));
+    std::copy(head.begin(), head.end(), out.begin());
     return {};
   }
   if (n_ == max_nonce) return fail(errc::nonce_exhausted);
-  cipher_->seal(n_, ad, plaintext, out);
+  cipher_->seal(n_, ad, head, body, out);
   ++n_;
   return {};
 }

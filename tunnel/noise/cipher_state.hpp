@@ -24,7 +24,9 @@ class CipherState {
 
   /// Without a key, copies plaintext to out. With a key, `out.size()` must be plaintext.size() + 16.
   /// Fails with nonce_exhausted at the reserved nonce.
-  Result<void> encrypt_with_ad(Bytes ad, Bytes plaintext, MutableBytes out);
+  Result<void> encrypt_with_ad(Bytes ad, Bytes plaintext, MutableBytes out) { return encrypt_with_ad(ad, {}, plaintext, out); }
+  /// The same for the plaintext `head ‖ body` in two pieces (ChaChaPoly::seal).
+  Result<void> encrypt_with_ad(Bytes ad, Bytes head, Bytes body, MutableBytes out);
   /// With a key, `out.size()` must be ciphertext.size() - 16 and ciphertext at least 16 bytes.
   /// On failure the nonce does not advance (Noise §5.1) and out is zeroed.
   Result<void> decrypt_with_ad(Bytes ad, Bytes ciphertext, MutableBytes out);

@@ -76,6 +76,35 @@ TYPED_TEST(ChaChaPolyBackend, RoundTripsInPlaceAndRejectsEveryFlippedBit) {
   EXPECT_EQ(ByteVector(buffer.begin(), buffer.begin() + 5), plain);
 }
 
+// A frame header and its payload are sealed as two pieces (RecordEncoder::seal(head, body)): the
+// result must be the seal of their concatenation wherever the cut falls, including inside a ChaCha20
+// block and with the body already in place.
+TYPED_TEST(ChaChaPolyBackend, ASealInTwoPiecesIsTheSealOfTheirConcatenation) {
+  std::array<std::uint8_t, 32> key{};
+  key[5] = 9;
+  TypeParam cipher(key);
+  ByteVector plaintext(65519);
+  for (std::size_t i = 0; i < plaintext.size(); ++i) plaintext[i] = static_cast<std::uint8_t>(i * 31 + 7);
+  const ByteVector ad = {1, 2, 3};
+  for (const std::size_t total : {std::size_t{1}, std::size_t{200}, plaintext.size()}) {
+    const Bytes whole = Bytes(plaintext).first(total);
+    ByteVector reference(total + 16);
+    cipher.seal(42, ad, whole, reference);
+    for (const std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{63}, std::size_t{64},
+                                  std::size_t{65}, total}) {
+      if (cut > total) continue;
+      ByteVector pieces(total + 16);
+      cipher.seal(42, ad, whole.first(cut), whole.subspan(cut), pieces);
+      EXPECT_EQ(pieces, reference) << "total " << total << ", cut at " << cut;
+
+      ByteVector in_place(total + 16);
+      std::copy(whole.begin() + static_cast<std::ptrdiff_t>(cut), whole.end(), in_place.begin() + static_cast<std::ptrdiff_t>(cut));
+      cipher.seal(42, ad, whole.first(cut), Bytes(in_place).subspan(cut, total - cut), in_place);
+      EXPECT_EQ(in_place, reference) << "body in place; total " << total << ", cut at " << cut;
+    }
+  }
+}
+
 TYPED_TEST(ChaChaPolyBackend, EmptyPlaintextIsJustATag) {
   std::array<std::uint8_t, 32> key{};
   TypeParam cipher(key);

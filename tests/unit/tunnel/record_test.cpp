@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <vector>
@@ -53,6 +54,48 @@ TEST(Record, RoundTripsSizesFromOneByteToTheMaximum) {
   EXPECT_EQ(drain(p.decoder), sent);
   EXPECT_EQ(p.decoder.buffered(), 0U);
   EXPECT_EQ(p.decoder.records_opened(), sizes.size());
+}
+
+TEST(Record, ASealInTwoPiecesIsTheRecordOfTheirConcatenation) {
+  Pair by_pieces, whole;
+  const ByteVector head = pattern(7, 1), body = pattern(max_record_plaintext - 7, 2);
+  ByteVector concatenated = head;
+  concatenated.insert(concatenated.end(), body.begin(), body.end());
+  ByteVector wire_pieces, wire_whole;
+  ASSERT_TRUE(by_pieces.encoder.seal(head, body, wire_pieces));
+  ASSERT_TRUE(whole.encoder.seal(concatenated, wire_whole));
+  EXPECT_EQ(wire_pieces, wire_whole);
+  EXPECT_EQ(by_pieces.encoder.seal(head, ByteVector(max_record_plaintext - 6), wire_pieces).error(),
+            errc::record_too_long);
+  EXPECT_EQ(by_pieces.encoder.seal({}, {}, wire_pieces).error(), errc::record_too_short);
+}
+
+// The shell reads the socket straight into the decoder (prepare/commit), in reads that end anywhere
+// inside a record: the records come out whole and in order, and the buffer stays near one read
+// plus one record however long the stream.
+TEST(Record, ReadsIntoPreparedRoomAtAnyBoundaryYieldEveryRecord) {
+  Pair p;
+  ByteVector wire;
+  std::vector<ByteVector> sent;
+  for (std::size_t i = 0; i < 40; ++i) {
+    sent.push_back(pattern(i % 3 == 0 ? max_record_plaintext : 100 + i * 977, static_cast<std::uint8_t>(i)));
+    ASSERT_TRUE(p.encoder.seal(sent.back(), wire));
+  }
+  std::vector<ByteVector> received;
+  std::size_t pos = 0;
+  for (std::size_t read = 0; pos < wire.size(); ++read) {
+    const std::size_t want = 1 + (read * 7919) % (200 * 1024);  // reads of odd sizes up to 200 KiB
+    const MutableBytes room = p.decoder.prepare(want);
+    ASSERT_GE(room.size(), want);
+    const std::size_t n = std::min({want, room.size(), wire.size() - pos});
+    std::copy_n(wire.begin() + static_cast<std::ptrdiff_t>(pos), n, room.begin());
+    p.decoder.commit(n);
+    pos += n;
+    for (auto& record : drain(p.decoder)) received.push_back(std::move(record));
+    ASSERT_LE(p.decoder.buffered(), length_field_len + max_record_ciphertext);
+  }
+  EXPECT_EQ(received, sent);
+  EXPECT_EQ(p.decoder.buffered(), 0U);
 }
 
 TEST(Record, RefusesEmptyAndOversizedPlaintexts) {
