@@ -147,6 +147,25 @@ class ReportTest(unittest.TestCase):
                 # A chart is linked exactly when it was drawn (matplotlib may be missing here).
                 self.assertEqual(f"](bench/{name}.png)" in out.read_text(), chart.exists(), name)
 
+    def test_the_hand_written_analysis_beside_the_charts_survives_a_rewrite(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "bench.md"
+            (Path(d) / "bench").mkdir()
+            (Path(d) / "bench" / report.ANALYSIS).write_text("## Where the time goes\n\nBy hand.\n")
+            report.write(synthetic_results(), out)
+            text = out.read_text()
+            self.assertIn("## Bulk", text)
+            self.assertTrue(text.endswith("## Where the time goes\n\nBy hand.\n"))
+
+    def test_a_baseline_build_is_a_reference_never_the_best_peer(self):
+        results = synthetic_results()
+        results["contestants"]["mailtun-baseline"] = {
+            "label": "mailtun (baseline build)", "kind": "reference", "skipped": None,
+            "runs": results["contestants"]["plain"]["runs"]}
+        text = report.render(results, "benchmarks", {})
+        self.assertIn("× best peer (stunnel)", text)
+        self.assertEqual(row(text, "mailtun", "## Bulk")[3], "1.20×")
+
 
 class RigTestCase(unittest.TestCase):
     def setUp(self):

@@ -8,7 +8,7 @@ packages=(
   libsodium-dev libssl-dev
   libboost1.81-dev
   libspdlog-dev libcli11-dev libtomlplusplus-dev libexpected-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libsystemd-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev
   wireguard-tools
   dovecot-core dovecot-lmtpd swaks postfix
   iproute2 python3

@@ -203,6 +203,9 @@ def side_memory(run: dict, state: str, side: str, kind: str) -> Optional[float]:
 
 # ---- the document -------------------------------------------------------------------------------
 
+ANALYSIS = "analysis.md"
+
+
 def is_reduced(params: dict) -> bool:
     return any(params.get(k) != v for k, v in DEFAULTS.items())
 
@@ -212,7 +215,13 @@ def write(results: dict, out: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     drawn = charts(results, directory)
-    out.write_text(render(results, out.stem, drawn))
+    text = render(results, out.stem, drawn)
+    # What no run measures by itself (the profile, what changed and why) is written by hand beside
+    # the charts and kept when the report is regenerated.
+    analysis = directory / ANALYSIS
+    if analysis.exists():
+        text += "\n" + analysis.read_text()
+    out.write_text(text)
 
 
 def render(results: dict, chart_dir: str, drawn: dict[str, str]) -> str:
