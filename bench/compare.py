@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mtbench import contestants as contestants_mod  # noqa: E402
 from mtbench import machine, netstat, procs, report  # noqa: E402
-from mtbench.rig import LOOPBACK, Rig  # noqa: E402
+from mtbench.rig import LOOPBACK, Rig, in_netns  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = 77
@@ -61,6 +61,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--conn-count", type=int, default=3000, help="short connections per rate measure (at most)")
     p.add_argument("--conn-seconds", type=float, default=5, help="time bound of each rate measure")
     p.add_argument("--concurrency", type=int, default=20, help="connections at once in the concurrent rate measure")
+    p.add_argument("--lmtp-messages", type=int, default=1000,
+                   help="messages smtp-source -L delivers in the LMTP measure (0 skips it)")
+    p.add_argument("--lmtp-sessions", type=int, default=20, help="smtp-source sessions at once")
+    p.add_argument("--lmtp-kib", type=int, default=10, help="message size in the LMTP measure")
+    p.add_argument("--lmtp-rtt-ms", type=float, default=20.0, help="emulated RTT of the LMTP measure")
     p.add_argument("--hold", default="200,1000", help="numbers of open streams at which memory is measured")
     p.add_argument("--limit-seconds", type=int, default=3, help="seconds of each AEAD speed measure; 0 skips them")
     p.add_argument("--workdir", help="keep keys, configurations and logs here (default: a temporary directory)")
@@ -110,6 +115,23 @@ def measure_greeting(rig: Rig, running, count: int) -> dict:
     result = run_load(rig, running, "greeting", "--count", str(count), timeout=LOAD_TIMEOUT_FLOOR + count)
     samples = sorted(result["ms"])
     return {"median_ms": samples[len(samples) // 2], "samples": len(samples)}
+
+
+def measure_lmtp(running, args) -> dict:
+    """Postfix's smtp-source delivering --lmtp-messages messages over LMTP, --lmtp-sessions at a
+    time, one message per connection as Postfix's LMTP client does, to the sink speaking LMTP."""
+    if shutil.which("smtp-source") is None:
+        raise RuntimeError("smtp-source not installed (Debian package postfix)")
+    argv = in_netns(running.client_netns, [
+        "smtp-source", "-L", "-s", str(args.lmtp_sessions), "-m", str(args.lmtp_messages),
+        "-l", str(args.lmtp_kib * 1024), "-f", "bench@example.org", "-t", "sink@example.org",
+        f"{running.host}:{running.port}"])
+    start = time.perf_counter()
+    result = subprocess.run(argv, capture_output=True, timeout=LOAD_TIMEOUT_FLOOR + args.lmtp_messages / 5, check=False)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise RuntimeError(f"smtp-source failed: {result.stderr.decode(errors='replace').strip()[-400:]}")
+    return {"per_s": args.lmtp_messages / seconds, "seconds": seconds}
 
 
 def endpoint_memory(running) -> dict:
@@ -163,6 +185,16 @@ def one_run(c, rig: Rig, args, own: procs.OwnCpu) -> dict:
                                                    lambda n=count: measure_hold(rig, running, n, 120)["memory"]))
     finally:
         c.stop(rig, running)
+    if args.lmtp_messages > 0:
+        rig.lmtp_sink = True
+        try:
+            running = c.start_or_clean_up(rig, args.lmtp_rtt_ms)
+        finally:
+            rig.lmtp_sink = False
+        try:
+            attempt(f"LMTP at RTT {args.lmtp_rtt_ms:g} ms", store(result, "lmtp", lambda: measure_lmtp(running, args)))
+        finally:
+            c.stop(rig, running)
     for rtt in args.greeting_rtt_list:
         if rtt == args.rtt_ms:
             continue
@@ -234,7 +266,8 @@ def run(args) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python3", "bench/compare.py", *sys.argv[1:]]),
         "params": {k: getattr(args, k) for k in ("runs", "bulk_mib", "rtt_ms", "greeting_rtt_list", "greeting_count",
-                                                 "conn_count", "conn_seconds", "concurrency", "hold_list")},
+                                                 "conn_count", "conn_seconds", "concurrency", "hold_list",
+                                                 "lmtp_messages", "lmtp_sessions", "lmtp_kib", "lmtp_rtt_ms")},
         "machine": machine.describe(), "versions": machine.versions(mailtun),
         "contestants": {}, "relay": [], "limits": {},
     }
@@ -258,7 +291,8 @@ def run(args) -> dict:
                                  "sodium_chacha_mbps": machine.sodium_chacha_mbps(mailtun, workdir, args.limit_seconds)}
         calibration_rig = Rig(workdir / "relay", started)
         calibration_rig.workdir.mkdir(exist_ok=True)
-        for rtt in sorted({r for r in args.greeting_rtt_list + [args.rtt_ms] if r > 0}):
+        lmtp_rtts = [args.lmtp_rtt_ms] if args.lmtp_messages > 0 else []
+        for rtt in sorted({r for r in args.greeting_rtt_list + [args.rtt_ms] + lmtp_rtts if r > 0}):
             results["relay"].append(calibrate_relay(calibration_rig, rtt))
         runnable = [c for c in chosen if not results["contestants"][c.name]["skipped"]]
         for i in range(args.runs):

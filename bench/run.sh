@@ -13,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MAILTUN_BUILD_DIR:-$root/build}
 
-packages=(socat stunnel4 spiped openssh-server openssh-client wireguard-go wireguard-tools iproute2 openssl
+packages=(socat stunnel4 spiped openssh-server openssh-client wireguard-go wireguard-tools iproute2 openssl postfix
           libsodium-dev g++ python3 python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -207,6 +208,35 @@ class DelayRelayTest(RigTestCase):
             echo.sendto(data, addr)
             self.assertEqual(client.recvfrom(100)[0], b"ping")
             self.assertGreaterEqual((time.monotonic() - start) * 1000, self.RTT_MS * 0.98)
+
+
+class LmtpSinkTest(RigTestCase):
+    def converse(self, port: int, lines: list[bytes], replies: int) -> list[bytes]:
+        with socket.create_connection((LOOPBACK, port), timeout=10) as s:
+            f = s.makefile("rb")
+            got = [f.readline()]
+            s.sendall(b"".join(lines))
+            while len(got) < replies:
+                got.append(f.readline())
+            return got
+
+    def test_one_reply_per_command_and_one_per_recipient_after_the_message(self):
+        self.rig.lmtp_sink = True
+        port = self.rig.start_sink()
+        got = self.converse(port, [b"LHLO bench\r\n", b"MAIL FROM:<a@example.org>\r\n",
+                                   b"RCPT TO:<b@example.org>\r\n", b"RCPT TO:<c@example.org>\r\n", b"DATA\r\n",
+                                   b"Subject: x\r\n\r\nbody\r\n.\r\n", b"QUIT\r\n"], 11)
+        codes = [line[:4] for line in got]
+        self.assertEqual(codes, [b"220 ", b"250-", b"250-", b"250 ", b"250 ", b"250 ", b"250 ", b"354 ", b"250 ",
+                                 b"250 ", b"221 "])
+
+    @unittest.skipIf(shutil.which("smtp-source") is None, "SKIPPED: smtp-source (postfix) not installed")
+    def test_smtp_source_delivers_every_message_to_it(self):
+        self.rig.lmtp_sink = True
+        running = contestants.Running(LOOPBACK, self.rig.start_sink(), {})
+        args = compare.parse_args(["--lmtp-messages", "20", "--lmtp-sessions", "4", "--lmtp-kib", "2"])
+        result = compare.measure_lmtp(running, args)
+        self.assertGreater(result["per_s"], 0)
 
 
 class LoadTest(RigTestCase):

@@ -48,6 +48,7 @@ class Rig:
     mailtun: Optional[str] = None
     python: str = sys.executable
     helpers: list[subprocess.Popen] = field(default_factory=list)
+    lmtp_sink: bool = False  # the sink speaks LMTP (the LMTP measure) instead of counting bytes
 
     def log(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
@@ -65,7 +66,8 @@ class Rig:
         return proc, port
 
     def start_sink(self, host: str = LOOPBACK, netns: Optional[str] = None) -> int:
-        return self.start_helper("sink", [str(HERE / "sink.py"), "--host", host], netns)[1]
+        argv = [str(HERE / "sink.py"), "--host", host] + (["--lmtp"] if self.lmtp_sink else [])
+        return self.start_helper("sink", argv, netns)[1]
 
     def start_relay(self, rtt_ms: float, target_host: str, target_port: int, udp: bool = False,
                     netns: Optional[str] = None) -> int:
