@@ -61,7 +61,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--conn-count", type=int, default=3000, help="short connections per rate measure (at most)")
     p.add_argument("--conn-seconds", type=float, default=5, help="time bound of each rate measure")
     p.add_argument("--concurrency", type=int, default=20, help="connections at once in the concurrent rate measure")
-    p.add_argument("--lmtp-messages", type=int, default=1000,
+    p.add_argument("--lmtp-messages", type=int, default=500,
                    help="messages smtp-source -L delivers in the LMTP measure (0 skips it)")
     p.add_argument("--lmtp-sessions", type=int, default=20, help="smtp-source sessions at once")
     p.add_argument("--lmtp-kib", type=int, default=10, help="message size in the LMTP measure")
