@@ -1,14 +1,16 @@
 // Fuzz target: a Session (DESIGN §4) after a real handshake, fed whatever a peer holding valid keys
 // could send, interleaved with what the local side does. The input is a list of steps
 // `u8 op | u16 length | length bytes`:
-//   op 0: the bytes are one record plaintext (frames), sealed and delivered; a REKEY frame in it
-//         switches this side's keys too, as a conforming peer would;
-//   op 1: the bytes are delivered raw, unsealed (garbage or a record split by hand);
+//   op 0: the bytes are one record plaintext (frames), sealed and delivered the way the shell reads
+//         records, into Session::receive_space(); a REKEY frame in it switches this side's keys
+//         too, as a conforming peer would;
+//   op 1: the bytes are delivered raw, unsealed (garbage or a record split by hand), to on_bytes();
 //   op 2: time moves on by `length` milliseconds;
 //   op 3: the local side sends the bytes on the newest stream the peer opened;
 //   op 4: the local side finishes the newest stream, or resets it if length is odd;
 //   op 5: the local side opens a stream of its own.
 // Received data is consumed at once, as the splice does once the local socket took it.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <variant>
@@ -62,7 +64,13 @@ class Run {
   void deliver_record(Bytes plaintext) {
     std::vector<std::uint8_t> wire;
     if (!encoder_->seal(plaintext, wire)) return;  // empty or too long: not a record a peer can seal
-    session_.on_bytes(wire, now_, out_);
+    const MutableBytes room = session_.receive_space(wire.size());
+    if (room.size() >= wire.size()) {
+      std::copy(wire.begin(), wire.end(), room.begin());
+      session_.on_received(wire.size(), now_, out_);
+    } else {
+      session_.on_bytes(wire, now_, out_);  // closed: the shell would not read at all
+    }
     FrameReader reader(plaintext);
     for (auto frame = reader.next(); frame && *frame; frame = reader.next()) {
       if ((*frame)->type == FrameType::rekey) encoder_->rekey();
