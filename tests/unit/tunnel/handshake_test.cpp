@@ -296,19 +296,22 @@ TEST(HandshakeResponder, ConfirmKeepsTheNewestTimestamp) {
 TEST(HandshakeResponder, AdmissionIsAskedOnlyAfterMac1) {
   Endpoints ep;
   int asked = 0;
+  const auto admission = [&asked](bool answer) -> Responder::Admission {
+    return [&asked, answer] { return ++asked, answer; };
+  };
   ByteVector garbled = ep.dial(at(1000s)).initiation();
   garbled[garbled.size() - 1] ^= 1;  // in mac1
-  auto bad = ep.responder.on_initiation(garbled, std::nullopt, [&] { return ++asked, true; });
+  auto bad = ep.responder.on_initiation(garbled, std::nullopt, admission(true));
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(), errc::bad_mac1);
   EXPECT_EQ(asked, 0);
 
   const ByteVector valid = ep.dial(at(1001s)).initiation();
-  auto refused = ep.responder.on_initiation(valid, std::nullopt, [&] { return ++asked, false; });
+  auto refused = ep.responder.on_initiation(valid, std::nullopt, admission(false));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), errc::rate_limited);
   EXPECT_EQ(asked, 1);
-  auto admitted = ep.responder.on_initiation(valid, std::nullopt, [&] { return ++asked, true; });
+  auto admitted = ep.responder.on_initiation(valid, std::nullopt, admission(true));
   EXPECT_TRUE(admitted) << "the refusal recorded nothing";
   EXPECT_EQ(asked, 2);
 }

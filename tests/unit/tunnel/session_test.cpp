@@ -462,36 +462,48 @@ TEST(Session, RecordsCoalesceFramesAndCarryBulkDataInFullRecords) {
   EXPECT_EQ(records, (taken + max_record_plaintext - frame_header_len - 1) / (max_record_plaintext - frame_header_len));
 }
 
-// A message 1 replayed before its session is confirmed gets a session that can never be confirmed
-// (docs/design.md, "Replays"); once the initiator's first record has arrived, the same message 1
-// is refused as a replay.
-TEST(Session, OnlyAConfirmedSessionAdvancesTheReplayGuard) {
-  testing::Keys keys;
-  Responder responder(keys.vps);
-  responder.add_peer(keys.office.public_key(), keys.psk);
-  const TimePoint now = TimePoint{} + 1h;
-  auto initiator = Initiator::start(keys.office, keys.vps.public_key(), keys.psk,
+/// A responder that knows the office, and the office's message 1, for tests of what the responder
+/// does with message 1 itself.
+class ResponderSessionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    responder_.add_peer(keys_.office.public_key(), keys_.psk);
+    auto started = Initiator::start(keys_.office, keys_.vps.public_key(), keys_.psk,
                                     Tai64n::from_system_time(std::chrono::system_clock::now()));
-  ASSERT_TRUE(initiator);
-  const ByteVector message_1 = initiator->initiation();
+    ASSERT_TRUE(started);
+    message_1_ = started->initiation();
+    initiator_.emplace(std::move(*started));
+  }
+
+  testing::Keys keys_;
+  Responder responder_{keys_.vps};
+  std::optional<Initiator> initiator_;
+  ByteVector message_1_;
+  const TimePoint now_ = TimePoint{} + 1h;
+};
+
+// A message 1 replayed before its session is confirmed gets a session that can never be confirmed
+// (docs/design.md §4.1, "Replay"); once the initiator's first record has arrived, the same message 1
+// is refused as a replay.
+TEST_F(ResponderSessionTest, OnlyAConfirmedSessionAdvancesTheReplayGuard) {
   Output a_out, b_out;
-  Session a = Session::dial(std::move(*initiator), 0, {}, now, a_out);
-  Session b = Session::accept(responder, {}, now);
-  b.on_bytes(a_out.to_peer, now, b_out);
+  Session a = Session::dial(std::move(*initiator_), 0, {}, now_, a_out);
+  Session b = Session::accept(responder_, {}, now_);
+  b.on_bytes(a_out.to_peer, now_, b_out);
   a_out.to_peer.clear();
   ASSERT_TRUE(b.established());
 
   auto replay_of_message_1 = [&] {
     Output out;
-    Session replayed = Session::accept(responder, {}, now);
-    replayed.on_bytes(message_1, now, out);
+    Session replayed = Session::accept(responder_, {}, now_);
+    replayed.on_bytes(message_1_, now_, out);
     return out.close;
   };
   EXPECT_FALSE(replay_of_message_1()) << "not yet confirmed: the guard has not moved";
 
-  a.on_bytes(b_out.to_peer, now, a_out);  // message 2; a answers with its first record
+  a.on_bytes(b_out.to_peer, now_, a_out);  // message 2; a answers with its first record
   b_out.to_peer.clear();
-  b.on_bytes(a_out.to_peer, now, b_out);
+  b.on_bytes(a_out.to_peer, now_, b_out);
   ASSERT_TRUE(b.ready()) << "confirmed";
   const auto refused = replay_of_message_1();
   ASSERT_TRUE(refused);
@@ -499,17 +511,10 @@ TEST(Session, OnlyAConfirmedSessionAdvancesTheReplayGuard) {
 }
 
 // The rate limit is asked between mac1 and Noise; a refusal closes the session without a byte.
-TEST(Session, ARateLimitedMessage1IsClosedWithoutAReply) {
-  testing::Keys keys;
-  Responder responder(keys.vps);
-  responder.add_peer(keys.office.public_key(), keys.psk);
-  const TimePoint now = TimePoint{} + 1h;
-  auto initiator = Initiator::start(keys.office, keys.vps.public_key(), keys.psk,
-                                    Tai64n::from_system_time(std::chrono::system_clock::now()));
-  ASSERT_TRUE(initiator);
+TEST_F(ResponderSessionTest, ARateLimitedMessage1IsClosedWithoutAReply) {
   Output out;
-  Session b = Session::accept(responder, {}, now, std::nullopt, [] { return false; });
-  b.on_bytes(initiator->initiation(), now, out);
+  Session b = Session::accept(responder_, {}, now_, std::nullopt, [] { return false; });
+  b.on_bytes(message_1_, now_, out);
   ASSERT_TRUE(out.close);
   EXPECT_EQ(out.close->error, errc::rate_limited);
   EXPECT_TRUE(out.to_peer.empty());
