@@ -125,9 +125,11 @@ void Connection::read() {
 void Connection::on_readable() {
   // Once established, records are read straight into the session's record buffer, where they are
   // opened in place; the handshake goes through a buffer of its own.
-  const MutableBytes records = session_.receive_space(read_buffer_size);
-  MutableBytes into = records.first(std::min(records.size(), read_buffer_size));
-  if (into.empty()) {
+  MutableBytes into = session_.receive_space(read_buffer_size);
+  const bool into_records = !into.empty();
+  if (into_records) {
+    into = into.first(std::min(into.size(), read_buffer_size));
+  } else {
     // Allocated on first use and not zero-filled: pages the kernel never writes are never touched.
     if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(handshake_read_size);
     into = MutableBytes(read_buffer_.get(), handshake_read_size);
@@ -136,7 +138,7 @@ void Connection::on_readable() {
   const std::size_t n = socket_.read_some(net::buffer(into.data(), into.size()), ec);
   if (ec == net::error::would_block || ec == net::error::try_again) return read();
   if (ec) return close_now(lost(ec));
-  if (into.data() == records.data()) {
+  if (into_records) {
     session_.on_received(n, Clock::now(), out_);
   } else {
     session_.on_bytes(Bytes(into.data(), n), Clock::now(), out_);
