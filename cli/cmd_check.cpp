@@ -88,7 +88,10 @@ std::string summary(const Config& config) {
            std::to_string(peer.max_streams) + " streams\n";
   }
   for (const Forward& forward : config.forwards) {
-    out += "forward " + forward.service + ": " + forward.listen.to_string() + " -> peer " + forward.peer + " (" +
+    std::string peers;
+    for (const std::string& name : forward.peers) peers += (peers.empty() ? "" : ", ") + name;
+    out += "forward " + forward.service + ": " + forward.listen.to_string() + " -> " +
+           (forward.peers.size() == 1 ? "peer " : "peers (in order) ") + peers + " (" +
            std::string(forwarder::to_string(forward.protocol)) + (forward.allow_public ? ", allow_public" : "") +
            ")\n";
   }

@@ -77,7 +77,8 @@ struct ForwardDraft {
   TableReader reader;
   std::optional<std::string> service;
   std::optional<SocketAddress> listen;
-  std::optional<std::string> peer;
+  std::optional<std::vector<std::string>> peers;
+  std::string peers_key = "peer";  // the key they were read from: peer, or peers
   std::optional<forwarder::Protocol> protocol;
   bool allow_public = false;
 };
@@ -389,9 +390,36 @@ class Loader {
         r.error("listen", address.error());
       }
     }
-    forward.peer = r.required_string("peer", "the name of a [[peer]], such as \"office\"");
+    read_forward_peers(forward);
     forward.allow_public = r.boolean("allow_public").value_or(false);
     forwards_.push_back(std::move(forward));
+  }
+
+  /// `peer = "office"`, or `peers = ["vps1", "vps2"]` for failover: one of the two.
+  void read_forward_peers(ForwardDraft& forward) {
+    const TableReader& r = forward.reader;
+    constexpr std::string_view peer_expected =
+        R"(the name of a [[peer]], such as "office" (or peers = ["vps1", "vps2"] for failover))";
+    constexpr std::string_view peers_expected = R"(the names of [[peer]]s in order of preference, such as ["vps1", "vps2"])";
+    if (r.has("peer") && r.has("peers")) {
+      r.error("peers", "given together with peer; expected either peer = \"name\" or peers = [\"name\", …], not both");
+      return;
+    }
+    if (!r.has("peers")) {
+      if (auto name = r.required_string("peer", peer_expected)) forward.peers = std::vector<std::string>{std::move(*name)};
+      return;
+    }
+    forward.peers_key = "peers";
+    auto names = r.strings("peers", peers_expected);
+    if (!names) return;
+    if (names->empty()) return r.error("peers", "empty; expected " + std::string(peers_expected));
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      if (std::find(names->begin(), names->begin() + static_cast<std::ptrdiff_t>(i), (*names)[i]) !=
+          names->begin() + static_cast<std::ptrdiff_t>(i)) {
+        return r.error("peers", i, quote_value((*names)[i]) + " is listed twice; expected each peer once");
+      }
+    }
+    forward.peers = std::move(*names);
   }
 
   void read_expose(TableReader reader) {
@@ -549,7 +577,13 @@ class Loader {
     if (interface_.metrics_listen) take(*interface_.reader, "metrics_listen", *interface_.metrics_listen);
     for (const ForwardDraft& forward : forwards_) {
       const TableReader& r = forward.reader;
-      if (forward.peer) check_peer_reference(r.name("peer"), *forward.peer, r.line("peer"));
+      for (std::size_t k = 0; forward.peers && k < forward.peers->size(); ++k) {
+        if (forward.peers_key == "peer") {
+          check_peer_reference(r.name("peer"), (*forward.peers)[k], r.line("peer"));
+        } else {
+          check_peer_reference(r.name("peers") + "[" + std::to_string(k) + "]", (*forward.peers)[k], r.line("peers", k));
+        }
+      }
       if (!forward.listen) continue;
       // DESIGN §6: the exposure guard.
       if (forward.service && forward.protocol) {
@@ -615,7 +649,7 @@ class Loader {
     for (ForwardDraft& forward : forwards_) {
       config.forwards.push_back(Forward{.service = std::move(*forward.service),
                                         .listen = *forward.listen,
-                                        .peer = std::move(*forward.peer),
+                                        .peers = std::move(*forward.peers),
                                         .protocol = *forward.protocol,
                                         .allow_public = forward.allow_public});
     }

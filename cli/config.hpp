@@ -62,11 +62,12 @@ struct Peer {
   std::size_t max_streams = default_max_streams;
 };
 
-/// [[forward]]: a local listener whose connections become streams to `service` at `peer`.
+/// [[forward]]: a local listener whose connections become streams to `service` at the first of
+/// `peers` that has a live connection (failover, docs/design.md "Failover").
 struct Forward {
   std::string service;
   SocketAddress listen;
-  std::string peer;  // the name of one of Config::peers
+  std::vector<std::string> peers;  // names from Config::peers, in order of preference, at least one
   forwarder::Protocol protocol = forwarder::Protocol::tcp;
   /// Set to listen off loopback although the protocol has no authentication of its own (DESIGN §6).
   bool allow_public = false;
@@ -84,7 +85,7 @@ struct Expose {
   bool allow_any_port = false;
 };
 
-/// A whole, valid configuration: every cross-reference resolves (forward.peer and expose.peers
+/// A whole, valid configuration: every cross-reference resolves (forward.peers and expose.peers
 /// name peers in `peers`), names and listen addresses are unique, at least one side of every
 /// peer can start the connection, and both guards of DESIGN §6 pass. Move-only, as it holds
 /// secret keys.

@@ -145,17 +145,23 @@ void Endpoint::assign_expose_peers(std::vector<forwarder::ExposeSpec>& specs, co
 }
 
 Endpoint::RunningForward Endpoint::start_forward(const Forward& forward) {
-  // The peer is looked up by name for every client: a reload may give that name a new slot.
-  auto lookup = [this, name = forward.peer]() -> std::shared_ptr<Connection> {
-    const auto peer = active_peer(name);
-    if (!peer) return nullptr;
-    const auto& current = peers_[*peer]->current;
-    return current && current->session().ready() ? current : nullptr;
+  // Peers are looked up by name for every client: a reload may give a name a new slot. The first
+  // in the forward's order whose connection takes new streams carries it (failover).
+  auto lookup = [this, names = forward.peers]() -> std::optional<forwarder::Route> {
+    for (const std::string& name : names) {
+      const auto peer = active_peer(name);
+      if (!peer) continue;
+      const auto& current = peers_[*peer]->current;
+      if (current && current->session().ready() && current->session().can_open_streams()) {
+        return forwarder::Route{current, name};
+      }
+    }
+    return std::nullopt;
   };
   auto counters = std::make_shared<forwarder::ServiceCounters>();
   auto f = std::make_shared<forwarder::Forward>(
       io_.get_executor(),
-      forwarder::ForwardSpec{forward.service, to_endpoint(forward.listen), forward.peer, forward.protocol},
+      forwarder::ForwardSpec{forward.service, to_endpoint(forward.listen), forward.peers, forward.protocol},
       std::move(lookup), counters);
   try {
     f->start();
@@ -238,7 +244,7 @@ void Endpoint::reload(Config next) {
   // bind the forwards that are new on addresses nobody holds now.
   auto specs = expose_specs(next.exposes);
   const auto same_forward = [](const Forward& a, const Forward& b) {
-    return a.service == b.service && a.listen == b.listen && a.peer == b.peer && a.protocol == b.protocol;
+    return a.service == b.service && a.listen == b.listen && a.peers == b.peers && a.protocol == b.protocol;
   };
   std::vector<RunningForward> kept;
   std::vector<RunningForward> started;
@@ -614,7 +620,7 @@ StatusReport Endpoint::status_report() const {
     const Forward& forward = running.config;
     const forwarder::ServiceCounters& c = *running.counters;
     report.services.push_back({.kind = "forward", .service = forward.service, .address = forward.listen.to_string(),
-                               .peers = {forward.peer}, .streams_open = c.active, .streams_total = c.connections,
+                               .peers = forward.peers, .streams_open = c.active, .streams_total = c.connections,
                                .unavailable = c.unavailable, .errors = c.refused});
   }
   for (std::size_t i = 0; exposes_ && i < config_.exposes.size(); ++i) {

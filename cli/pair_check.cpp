@@ -113,7 +113,7 @@ class PairChecker {
   /// Every forward of `self` to `other` must find its service exposed there to `self`.
   void check_forwards(const Side& self, const Peer& self_entry, const Side& other, const Peer& other_entry) {
     for (const Forward& forward : self.config.forwards) {
-      if (forward.peer != self_entry.name) continue;  // to a third endpoint
+      if (std::ranges::find(forward.peers, self_entry.name) == forward.peers.end()) continue;  // to a third endpoint
       const std::string what = self.label + ": forward " + forward.service + " (" + forward.listen.to_string() + ")";
       const auto& exposes = other.config.exposes;
       const auto expose = std::ranges::find(exposes, forward.service, &Expose::service);

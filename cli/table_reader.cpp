@@ -15,7 +15,7 @@ constexpr std::array<std::string_view, 6> interface_keys{"name",   "private_key_
 constexpr std::array<std::string_view, 7> peer_keys{"name",          "public_key", "preshared_key_file",
                                                      "preshared_key", "endpoint",   "keepalive",
                                                      "max_streams"};
-constexpr std::array<std::string_view, 5> forward_keys{"service", "listen", "peer", "protocol", "allow_public"};
+constexpr std::array<std::string_view, 6> forward_keys{"service", "listen", "peer", "peers", "protocol", "allow_public"};
 constexpr std::array<std::string_view, 7> expose_keys{"service",        "target",        "peers",         "protocol",
                                                       "proxy_protocol", "proxy_sources", "allow_any_port"};
 

@@ -22,6 +22,12 @@ tunnel::Address to_address(const tcp::endpoint& endpoint) {
   return a;
 }
 
+std::string unavailable_peers(const std::vector<std::string>& names) {
+  std::string out = names.size() == 1 ? "peer " : "peers ";
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? "" : ", ") + names[i];
+  return out;
+}
+
 Forward::Forward(net::any_io_executor executor, ForwardSpec spec, ConnectionLookup lookup,
                  std::shared_ptr<ServiceCounters> counters)
     : spec_(std::move(spec)), acceptor_(executor), pause_(executor), lookup_(std::move(lookup)), counters_(std::move(counters)) {}
@@ -60,17 +66,18 @@ void Forward::on_client(tcp::socket client) {
   const tcp::endpoint source = client.remote_endpoint(ec);
   const tcp::endpoint destination = client.local_endpoint(ec);
 
-  const auto connection = lookup_();
+  auto route = lookup_();
   std::optional<tunnel::StreamId> id;
-  if (connection && connection->session().can_open_streams()) {
+  if (route) {
     tunnel::OpenPayload open{spec_.service, to_address(source), to_address(destination)};
-    if (auto opened = connection->open_stream(open)) id = *opened;
+    if (auto opened = route->connection->open_stream(open)) id = *opened;
   }
   if (!id) {
     // Answer at once so the client defers with a reason and never waits on a dead tunnel.
     ++counters_->unavailable;
-    spdlog::debug("service {}: peer {} unavailable, answered the client", spec_.service, spec_.peer_name);
-    const auto reply = unavailable_reply(spec_.protocol, "mailtun: peer " + spec_.peer_name + " unavailable");
+    const std::string who = unavailable_peers(spec_.peer_names);
+    spdlog::debug("service {}: {} unavailable, answered the client", spec_.service, who);
+    const auto reply = unavailable_reply(spec_.protocol, "mailtun: " + who + " unavailable");
     boost::system::error_code ignored;
     client.set_option(tcp::no_delay(true), ignored);
     client.non_blocking(true, ignored);
@@ -79,9 +86,9 @@ void Forward::on_client(tcp::socket client) {
     client.close(ignored);
     return;
   }
-  auto splice = std::make_shared<Splice>(Splice::Side::forward, std::move(client), connection, *id, spec_.protocol,
-                                         counters_, spec_.service, spec_.peer_name);
-  connection->attach(*id, splice);
+  auto splice = std::make_shared<Splice>(Splice::Side::forward, std::move(client), route->connection, *id,
+                                         spec_.protocol, counters_, spec_.service, route->peer_name);
+  route->connection->attach(*id, splice);
   splice->start();
 }
 

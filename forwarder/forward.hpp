@@ -7,7 +7,9 @@
 #include "tunnel/asio/accept_pause.hpp"
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "forwarder/counters.hpp"
 #include "forwarder/service.hpp"
@@ -21,14 +23,20 @@ using tcp = net::ip::tcp;
 struct ForwardSpec {
   std::string service;
   tcp::endpoint listen;
-  std::string peer_name;
+  std::vector<std::string> peer_names;  // in order of preference, for messages
   Protocol protocol;
+};
+
+/// Where a new stream goes: a ready connection that accepts new streams, and its peer's name.
+struct Route {
+  std::shared_ptr<tunnel::asio::Connection> connection;
+  std::string peer_name;
 };
 
 class Forward : public std::enable_shared_from_this<Forward> {
  public:
-  /// Returns the peer's ready connection, or null when there is none.
-  using ConnectionLookup = std::function<std::shared_ptr<tunnel::asio::Connection>()>;
+  /// The first of the spec's peers whose connection takes new streams, or nullopt when none does.
+  using ConnectionLookup = std::function<std::optional<Route>()>;
 
   Forward(net::any_io_executor executor, ForwardSpec spec, ConnectionLookup lookup,
           std::shared_ptr<ServiceCounters> counters);
@@ -48,6 +56,9 @@ class Forward : public std::enable_shared_from_this<Forward> {
   ConnectionLookup lookup_;
   std::shared_ptr<ServiceCounters> counters_;
 };
+
+/// "peer office" or "peers vps1, vps2": who a forward's client was refused for.
+std::string unavailable_peers(const std::vector<std::string>& names);
 
 /// Converts a socket address to the OPEN frame's address form.
 tunnel::Address to_address(const tcp::endpoint& endpoint);

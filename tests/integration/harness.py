@@ -294,7 +294,7 @@ class PeerEntry:
 class ForwardEntry:
     service: str
     port: int
-    peer: str
+    peer: str | list[str]  # a list is written as `peers = [...]` (failover, in order)
     protocol: Optional[str] = None
 
 
@@ -348,7 +348,7 @@ class Endpoint:
                 return
         raise KeyError(peer)
 
-    def add_forward(self, service: str, peer: str, protocol: Optional[str] = None,
+    def add_forward(self, service: str, peer: str | list[str], protocol: Optional[str] = None,
                     port: Optional[int] = None) -> int:
         """A local listener for `service` at `peer`; returns its port."""
         port = port if port is not None else free_port()
@@ -385,7 +385,11 @@ class Endpoint:
                 lines.append(f"keepalive = {p.keepalive}")
         for f in self.forwards:
             lines += ["", "[[forward]]", f"service = {toml_string(f.service)}",
-                      f"listen = {toml_string(f'{LOOPBACK}:{f.port}')}", f"peer = {toml_string(f.peer)}"]
+                      f"listen = {toml_string(f'{LOOPBACK}:{f.port}')}"]
+            if isinstance(f.peer, list):
+                lines.append("peers = [" + ", ".join(toml_string(p) for p in f.peer) + "]")
+            else:
+                lines.append(f"peer = {toml_string(f.peer)}")
             if f.protocol is not None:
                 lines.append(f"protocol = {toml_string(f.protocol)}")
         for e in self.exposes:

@@ -35,6 +35,7 @@ mailtun_integration_test(refused_service 60)      # refused streams answered in 
 mailtun_integration_test(peer_down_reply 60)      # 421 4.4.1 at once when the peer is down
 mailtun_integration_test(dial_both_ways 60)       # both sides dial: one connection survives
 mailtun_integration_test(shutdown 60)             # SIGTERM: exit 0, drain, reset at the deadline
+mailtun_integration_test(failover 60)           # a forward to peers = ["vps1", "vps2"]: the first live one, in order
 mailtun_integration_test(reload 60)               # SIGHUP: changes apply, untouched streams flow, bad files refused
 mailtun_integration_test(status 60)               # mailtun status and /metrics against a running pair: the counters move
 mailtun_integration_test(systemd_notify 60)       # the unit's ExecStart under a fake NOTIFY_SOCKET: READY, STATUS, WATCHDOG

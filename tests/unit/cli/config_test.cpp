@@ -211,7 +211,7 @@ TEST_F(ConfigTest, VpsExampleLoads) {
   ASSERT_EQ(config.forwards.size(), 3U);
   EXPECT_EQ(config.forwards[0].service, "lmtp");
   EXPECT_EQ(config.forwards[0].listen.to_string(), "127.0.0.1:24");
-  EXPECT_EQ(config.forwards[0].peer, "office");
+  EXPECT_EQ(config.forwards[0].peers, std::vector<std::string>{"office"});
   EXPECT_EQ(config.forwards[0].protocol, Protocol::lmtp);
   EXPECT_EQ(config.forwards[1].service, "dovecot-auth");
   EXPECT_EQ(config.forwards[1].listen.port, 3659);
@@ -260,7 +260,7 @@ TEST_F(ConfigTest, OfficeMirrorLoads) {
   ASSERT_EQ(config.forwards.size(), 1U);
   EXPECT_EQ(config.forwards[0].service, "relay");
   EXPECT_EQ(config.forwards[0].protocol, Protocol::smtp);
-  EXPECT_EQ(config.forwards[0].peer, "vps");
+  EXPECT_EQ(config.forwards[0].peers, std::vector<std::string>{"vps"});
 }
 
 TEST_F(ConfigTest, NoPresharedKeyMeansAllZero) {
@@ -658,6 +658,67 @@ peers = ["office", "home"]
   expect_error(list, "vps.toml", text, "service = \"relay\"\ntarget = \"127.0.0.1:10026\"", "expose[1].service",
                "\"relay\" is already exposed by expose[0]");
   expect_error(list, "vps.toml", text, "\"home\"", "expose[1].peers[1]", "\"home\" is not the name of any [[peer]]");
+  EXPECT_EQ(list.size(), 5U);
+}
+
+// docs/design.md "Failover": a forward may list several peers, tried in order for each new stream.
+TEST_F(ConfigTest, ForwardPeersListsFailoverPeersInOrder) {
+  const std::string text = R"([interface]
+private_key_file = "office.key"
+[[peer]]
+name = "vps1"
+public_key = "{VPS_PUBLIC}"
+endpoint = "vps1.example.org:7424"
+[[peer]]
+name = "vps2"
+public_key = "{VPS2_PUBLIC}"
+endpoint = "vps2.example.org:7424"
+[[forward]]
+service = "relay"
+listen = "127.0.0.1:2525"
+peers = ["vps2", "vps1"]
+)";
+  const std::string vps2_public = keys::to_base64(keys::PrivateKey::generate().public_key().bytes());
+  const Config config = load("office.toml", fill(text, {{"VPS2_PUBLIC", vps2_public}}));
+  ASSERT_EQ(config.forwards.size(), 1U);
+  EXPECT_EQ(config.forwards[0].peers, (std::vector<std::string>{"vps2", "vps1"}));
+}
+
+TEST_F(ConfigTest, ForwardPeersAreCheckedLikePeer) {
+  const std::string text = R"([interface]
+private_key_file = "office.key"
+[[peer]]
+name = "vps1"
+public_key = "{VPS_PUBLIC}"
+endpoint = "vps1.example.org:7424"
+[[forward]]
+service = "relay"
+listen = "127.0.0.1:2525"
+peers = ["vps1", "vps3"]
+[[forward]]
+service = "lmtp"
+listen = "127.0.0.1:2526"
+peer = "vps1"
+peers = ["vps1"]
+[[forward]]
+service = "smtp"
+listen = "127.0.0.1:2527"
+peers = []
+[[forward]]
+service = "submission"
+listen = "127.0.0.1:2528"
+peers = ["vps1", "vps1"]
+[[forward]]
+service = "imap"
+listen = "127.0.0.1:2529"
+)";
+  const auto list = errors("office.toml", text);
+  expect_error(list, "office.toml", text, "\"vps3\"", "forward[0].peers[1]", "\"vps3\" is not the name of any [[peer]]");
+  expect_error(list, "office.toml", text, "peers = [\"vps1\"]", "forward[1].peers", "not both");
+  expect_error(list, "office.toml", text, "peers = []", "forward[2].peers", "empty; expected the names of [[peer]]s");
+  expect_error(list, "office.toml", text, "peers = [\"vps1\", \"vps1\"]", "forward[3].peers[1]", "listed twice");
+  expect_error(list, "office.toml", text, "[[forward]]\nservice = \"imap\"", "forward[4].peer",
+               "or peers = [\"vps1\", \"vps2\"] for failover");
   EXPECT_EQ(list.size(), 5U);
 }
 

@@ -39,7 +39,7 @@ TEST_P(EndpointTieBreakTest, BothSidesKeepTheConnectionDialedByTheLowerKey) {
 
   Config office_config = testing::loopback_config(office_side, vps_side, /*dial=*/true);
   office_config.forwards.push_back(
-      Forward{.service = "relay", .listen = {"127.0.0.1", forward_port, false}, .peer = "vps"});
+      Forward{.service = "relay", .listen = {"127.0.0.1", forward_port, false}, .peers = {"vps"}});
   Config vps_config = testing::loopback_config(vps_side, office_side, /*dial=*/true);
   vps_config.exposes.push_back(
       Expose{.service = "relay", .target = {"127.0.0.1", echo.port()}, .peers = {"office"}});

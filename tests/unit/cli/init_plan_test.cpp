@@ -101,7 +101,7 @@ TEST_F(InitPlanTest, VpsConfigurationLoadsAndWiresLmtpAuthAndRelay) {
   EXPECT_EQ(forward(config, "lmtp").protocol, Protocol::lmtp);
   EXPECT_EQ(forward(config, "dovecot-auth").listen.to_string(), "127.0.0.1:3659");
   EXPECT_EQ(forward(config, "dovecot-auth").protocol, Protocol::sasl);
-  for (const Forward& f : config.forwards) EXPECT_EQ(f.peer, "office");
+  for (const Forward& f : config.forwards) EXPECT_EQ(f.peers, std::vector<std::string>{"office"});
   ASSERT_EQ(config.exposes.size(), 1u);
   EXPECT_EQ(expose(config, "relay").target.to_string(), "127.0.0.1:10025");
   EXPECT_EQ(expose(config, "relay").peers, std::vector<std::string>{"office"});
@@ -124,7 +124,7 @@ TEST_F(InitPlanTest, OfficeConfigurationLoadsAndMirrorsTheVps) {
   for (const Expose& e : config.exposes) EXPECT_EQ(e.peers, std::vector<std::string>{"vps"});
   ASSERT_EQ(config.forwards.size(), 1u);
   EXPECT_EQ(forward(config, "relay").listen.to_string(), "127.0.0.1:2525");
-  EXPECT_EQ(forward(config, "relay").peer, "vps");
+  EXPECT_EQ(forward(config, "relay").peers, std::vector<std::string>{"vps"});
   EXPECT_EQ(forward(config, "relay").protocol, Protocol::smtp);
 }
 
@@ -148,7 +148,7 @@ TEST_F(InitPlanTest, NamesFlagsAndListenAreHonoured) {
   EXPECT_EQ(config.interface.name, "mx1");
   EXPECT_EQ(config.interface.listen->to_string(), "192.0.2.7:443");
   EXPECT_EQ(config.peers[0].name, "hq");
-  for (const Forward& f : config.forwards) EXPECT_EQ(f.peer, "hq");
+  for (const Forward& f : config.forwards) EXPECT_EQ(f.peers, std::vector<std::string>{"hq"});
   // A listener on one address tells the office exactly where to dial.
   options.peer_public_key.reset();
   const auto waiting = plan_init(options);
