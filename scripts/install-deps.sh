@@ -10,7 +10,7 @@ packages=(
   libspdlog-dev libcli11-dev libtomlplusplus-dev libexpected-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev libsystemd-dev
   wireguard-tools
-  dovecot-core dovecot-lmtpd swaks postfix
+  dovecot-core dovecot-lmtpd dovecot-imapd swaks postfix
   iproute2 python3
   clang-14 libclang-rt-14-dev llvm-14
   debootstrap lintian go-md2man systemd systemd-container procps

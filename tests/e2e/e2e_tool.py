@@ -12,6 +12,8 @@ Every subcommand is bounded in time and prints one line (or one JSON object) tha
   submission HOST PORT [--user U --password P] [--rcpt R]
                                          EHLO, STARTTLS, then AUTH PLAIN or (without --user) MAIL and RCPT;
                                          JSON: {auth_before_tls, tls, auth, rcpt} with the server's replies
+  imap HOST PORT --user U --password P  a mail client on the road: greeting, STARTTLS, LOGIN, LOGOUT;
+                                         JSON: {greeting, tls, login} with the server's answers
   mailstats --maillog F --offset N --sender S --maildir D
                                          JSON: accepted/delivered/lost/duplicated/deferred of one scenario
 """
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import errno
+import imaplib
 import json
 import os
 import re
@@ -233,6 +236,31 @@ def cmd_submission(a):
     return 0
 
 
+def cmd_imap(a):
+    """An IMAP client away from the office: STARTTLS before LOGIN, as a mail client should."""
+    def text(value):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    out = {"greeting": None, "tls": None, "login": None}
+    try:
+        with imaplib.IMAP4(a.host, a.port, timeout=a.timeout) as m:
+            out["greeting"] = text(m.welcome)
+            context = ssl.create_default_context()
+            context.check_hostname = False  # the test's throwaway certificate
+            context.verify_mode = ssl.CERT_NONE
+            typ, data = m.starttls(ssl_context=context)
+            out["tls"] = typ + " " + text(data[0] if data else "")
+            try:
+                typ, data = m.login(a.user, a.password)
+                out["login"] = typ + " " + text(data[0] if data else "")
+            except imaplib.IMAP4.error as e:  # a NO answer: imaplib raises with the server's text
+                out["login"] = "NO " + text(e.args[0] if e.args else e)
+    except (OSError, imaplib.IMAP4.error) as e:
+        out["error"] = repr(e)
+    print(json.dumps(out))
+    return 0
+
+
 _LOG = re.compile(r"postfix(?:/[\w.-]+)*/[\w-]+\[\d+\]: ([0-9A-Za-z]{6,}): (.*)$")
 _RECEIVED_ID = re.compile(r"\(Postfix\) with E?SMTPS?A? id ([0-9A-Za-z]{6,})")
 
@@ -319,10 +347,13 @@ def main():
     su = sub.add_parser("submission"); su.add_argument("host"); su.add_argument("port", type=int)
     su.add_argument("--user"); su.add_argument("--password", default="")
     su.add_argument("--rcpt", default="someone@example.net"); su.add_argument("--timeout", type=float, default=30.0)
+    im = sub.add_parser("imap"); im.add_argument("host"); im.add_argument("port", type=int)
+    im.add_argument("--user", required=True); im.add_argument("--password", required=True)
+    im.add_argument("--timeout", type=float, default=30.0)
     a = p.parse_args()
     return {"banner": cmd_banner, "probe": cmd_probe, "scan": cmd_scan, "hostile": cmd_hostile,
             "record-proxy": cmd_record_proxy, "mailstats": cmd_mailstats,
-            "submission": cmd_submission}[a.cmd](a)
+            "submission": cmd_submission, "imap": cmd_imap}[a.cmd](a)
 
 
 if __name__ == "__main__":

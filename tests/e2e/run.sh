@@ -9,7 +9,8 @@
 # no `ip netns`). Everything it creates (namespaces mt-e2e-PID-*, a temp dir, Postfix, Dovecot and
 # mailtun processes) is removed on exit, on failure and on interruption. Environment knobs:
 #   E2E_KEEP=1         keep the temp dir (configs and logs) for a post-mortem; namespaces still go
-#   E2E_ONLY="1 2 5"   run only these scenarios (the tunnel, Postfix and Dovecot are always set up)
+#   E2E_ONLY="1 2 5"   run only these scenarios (the tunnel, Postfix and Dovecot are always set up;
+#                      the office's own Postfix only for scenario 9)
 #   E2E_LOAD=1000      messages in scenario 6;  E2E_OUTAGE=500  messages in scenario 7
 #   E2E_SIZE=2000      message size in bytes for scenarios 6 and 7
 #   E2E_KILL=office    the endpoint scenario 7 kills twice (office or vps)
@@ -53,6 +54,8 @@ missing=()
 for t in postfix postconf postqueue smtp-source dovecot doveadm swaks ss "$PY"; do
   command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 done
+# Scenario 8's IMAP server (Debian package dovecot-imapd)
+[ -x /usr/lib/dovecot/imap ] && [ -x /usr/lib/dovecot/imap-login ] || missing+=("dovecot-imapd")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "FAIL: missing tools: ${missing[*]} (install them with: bash scripts/install-deps.sh)" >&2
   exit 1
@@ -72,7 +75,8 @@ ns_vps=$prefix-vps
 ns_office=$prefix-office
 ns_attacker=$prefix-attacker
 all_ns=("$ns_vps" "$ns_office" "$ns_attacker" "$ns_sw")
-only=" ${E2E_ONLY:-1 2 3 4 5 6 7} "
+all_scenarios="1 2 3 4 5 6 7 8 9"
+only=" ${E2E_ONLY:-$all_scenarios} "
 n_load=${E2E_LOAD:-1000}
 n_outage=${E2E_OUTAGE:-500}
 msg_size=${E2E_SIZE:-2000}
@@ -150,7 +154,7 @@ cleanup() {
   set +e
   if [ -n "$T" ] && [ -d "$T" ]; then
     if [ "$rc" -ne 0 ] || [ "$failures" -gt 0 ]; then
-      for f in mailtun-vps.log mailtun-office.log vps/maillog office/dovecot.log; do
+      for f in mailtun-vps.log mailtun-office.log vps/maillog office/dovecot.log office/maillog; do
         [ -s "$T/$f" ] || continue
         echo "----- last lines of $f -----"
         tail -n 15 "$T/$f"
@@ -159,16 +163,17 @@ cleanup() {
   fi
   for pid in "${bg_pids[@]}"; do stop_pid "$pid" 2; done
   for side in "${!mt_pid[@]}"; do stop_pid "${mt_pid[$side]}" 5; done
-  if [ -n "$T" ] && [ -f "$T/vps/postfix/main.cf" ]; then
-    timeout 30 postfix -c "$T/vps/postfix" stop >/dev/null 2>&1
-    local master
-    master=$(sed -n '1s/ //gp' "$T/vps/spool/pid/master.pid" 2>/dev/null)
+  local side master
+  for side in vps office; do
+    [ -n "$T" ] && [ -f "$T/$side/postfix/main.cf" ] || continue
+    timeout 30 postfix -c "$T/$side/postfix" stop >/dev/null 2>&1
+    master=$(sed -n '1s/ //gp' "$T/$side/spool/pid/master.pid" 2>/dev/null)
     if pid_alive "$master"; then
-      timeout 10 postfix -c "$T/vps/postfix" abort >/dev/null 2>&1
+      timeout 10 postfix -c "$T/$side/postfix" abort >/dev/null 2>&1
       sleep 1
       pid_alive "$master" && kill -KILL "$master" 2>/dev/null
     fi
-  fi
+  done
   [ -n "$dovecot_pid" ] && stop_pid "$dovecot_pid" 10
   # Whatever is still inside our own namespaces was started by this script (a Postfix or Dovecot
   # child that outlived its master): end it, then delete the namespaces.
@@ -239,6 +244,40 @@ setup_mailtun() {
   office_pub=$(sed -n 's/^public key of office: //p' "$T/office/init.out")
   sed -i "s|^public_key = \"paste the public key of office here\"\$|public_key = \"$office_pub\"|" "$T/vps/vps.toml"
   for d in vps office; do sed -i "/^public_key = /a keepalive = $keepalive" "$T/$d/$d.toml"; done
+  # Scenarios 8 and 9: mail clients on the road reach the office's Dovecot (IMAP) and the office's
+  # own Postfix (submission) through public forwards on the vps; the exposes in the office send the
+  # client's address first in a PROXY header (v2 to Dovecot, v1 to Postfix: both versions run).
+  # `mailtun init` writes no such lines: they are the ones docs/dovecot.md and docs/postfix.md show.
+  cat >> "$T/vps/vps.toml" <<EOF
+
+# e2e scenario 8: IMAP from the road (IMAP authenticates its users, so it may listen publicly)
+[[forward]]
+service = "imap"
+listen = "$vps_ip:143"
+peer = "office"
+
+# e2e scenario 9: submission to the office's own Postfix (587 is the vps Postfix's, hence 1587)
+[[forward]]
+service = "submission"
+listen = "$vps_ip:1587"
+peer = "office"
+EOF
+  cat >> "$T/office/office.toml" <<EOF
+
+# e2e scenario 8: Dovecot's imap-login listener with haproxy = yes
+[[expose]]
+service = "imap"
+target = "127.0.0.1:143"
+peers = ["vps"]
+proxy_protocol = "v2"
+
+# e2e scenario 9: the office Postfix's submission service with smtpd_upstream_proxy_protocol = haproxy
+[[expose]]
+service = "submission"
+target = "127.0.0.1:587"
+peers = ["vps"]
+proxy_protocol = "v1"
+EOF
   (umask 077; "$MAILTUN" genkey > "$T/attacker/rogue.key") || return 1
   # The attacker's own endpoint: it knows the vps's public key (public keys are public) but its own
   # key is no configured peer's.
@@ -270,8 +309,15 @@ start_mailtun() {  # start_mailtun SIDE NAMESPACE CONFIG
 # A forward's client sees Dovecot's LMTP greeting once the tunnel is up, mailtun's 421 before.
 lmtp_through_tunnel() { tool "$ns_vps" banner 127.0.0.1 24 --timeout 3 | grep -q '^220 '; }
 
+# make_cert DIR CN: a throwaway certificate DIR/tls.crt and key DIR/tls.key for STARTTLS (a real
+# server has its own, e.g. from Let's Encrypt)
+make_cert() {
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=$2" \
+    -keyout "$1/tls.key" -out "$1/tls.crt" >"$1/openssl.out" 2>&1 || { cat "$1/openssl.out"; return 1; }
+}
+
 # ---------------------------------------------------------------------------------------------------
-# Dovecot in the office: LMTP and auth on loopback only, passwd-file users, maildirs under $T
+# Dovecot in the office: LMTP, auth and IMAP on loopback only, passwd-file users, maildirs under $T
 
 setup_dovecot() {
   local d=$T/office
@@ -282,8 +328,12 @@ alice@example.test:{PLAIN}alice-secret-pw:8:8::$d/mail/alice::
 bob@example.test:{PLAIN}bob-secret-pw:8:8::$d/mail/bob::
 EOF
   chown root:dovecot "$d/users"; chmod 640 "$d/users"
+  # IMAP clients (scenario 8) use STARTTLS before LOGIN, as Dovecot insists off loopback
+  make_cert "$d" imap.example.test || return 1
+  chmod 640 "$d/tls.key"; chown root:dovecot "$d/tls.key"
   # init's Dovecot lines, as the conf.d file it names; the rest of dovecot.conf is this test's own
-  # environment (its paths, its users, no TLS certificate: nothing here speaks to a mail client).
+  # environment (its paths, its users, a throwaway certificate), and the IMAP listener for mailtun's
+  # expose "imap" (scenario 8) is the one docs/dovecot.md shows.
   init_snippet office "dovecot conf.d/99-mailtun.conf (office)" > "$d/99-mailtun.conf"
   cat > "$d/dovecot.conf" <<EOF
 # mailtun e2e: the office's Dovecot. Nothing listens on anything but loopback.
@@ -291,9 +341,11 @@ instance_name = $prefix
 base_dir = $d/run
 state_dir = $d/state
 log_path = $d/dovecot.log
-protocols = lmtp
+protocols = lmtp imap
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$d/tls.crt
+ssl_key = <$d/tls.key
 auth_mechanisms = plain login
 first_valid_uid = 8
 last_valid_uid = 8
@@ -312,43 +364,48 @@ protocol lmtp {
   postmaster_address = postmaster@example.test
 }
 !include $d/99-mailtun.conf
+
+# Scenario 8, as in docs/dovecot.md: IMAP from the road arrives through mailtun's expose "imap",
+# which begins each connection with a PROXY v2 header carrying the client's address.
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 143
+    haproxy = yes
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+haproxy_trusted_networks = 127.0.0.1
 EOF
   ip netns exec "$ns_office" dovecot -F -c "$d/dovecot.conf" >>"$d/dovecot.out" 2>&1 &
   dovecot_pid=$!
-  wait_until 20 listening "$ns_office" 127.0.0.1:24 127.0.0.1:3659 \
+  wait_until 20 listening "$ns_office" 127.0.0.1:24 127.0.0.1:3659 127.0.0.1:143 \
     || { cat "$d/dovecot.out" "$d/dovecot.log" 2>/dev/null; return 1; }
 }
 
 # ---------------------------------------------------------------------------------------------------
-# Postfix on the vps: its own config_directory, queue and data directories under $T
+# Postfix instances: each with its own config_directory, queue and data directories and log under
+# $T/SIDE; /etc/postfix is never read or written. The vps runs the mail domain's MX and init's
+# lines; the office runs a second, minimal one for scenario 9.
 
-setup_postfix() {
-  local d=$T/vps
-  mkdir -p "$d/postfix" "$d/spool" "$d/data" "$d/sink"
-  chown nobody:nogroup "$d/sink"
+# postfix_base SIDE MYHOSTNAME SYSLOG_NAME: the main.cf and master.cf every instance here shares (its
+# own directories and names, no DNS, no local delivery), to which the caller appends its own lines
+postfix_base() {
+  local d=$T/$1
+  mkdir -p "$d/postfix" "$d/spool" "$d/data"
   chown postfix:postfix "$d/data"
-  cat > "$d/sink.sh" <<EOF
-#!/bin/sh
-# Transport "sink": where mail for the outside world ends, so nothing leaves the namespaces.
-umask 022
-exec cat > "$d/sink/\$1.\$\$.eml"
-EOF
-  chmod 755 "$d/sink.sh"
-  # A throwaway certificate for STARTTLS, which init's submission service requires before AUTH (a
-  # real VPS has its own, e.g. from Let's Encrypt).
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=mx.example.test \
-    -keyout "$d/tls.key" -out "$d/tls.crt" >"$d/openssl.out" 2>&1 || { cat "$d/openssl.out"; return 1; }
-  # main.cf and master.cf: this test's environment (its own directories, names, a sink for the
-  # outside world, fast retries, no DNS), then the lines `mailtun init` printed for the vps.
   cat > "$d/postfix/main.cf" <<EOF
-# mailtun e2e: the vps's Postfix. Its own instance; /etc/postfix is never read or written.
+# mailtun e2e: the $1's Postfix. Its own instance; /etc/postfix is never read or written.
 compatibility_level = 3.6
 config_directory = $d/postfix
 queue_directory = $d/spool
 data_directory = $d/data
 mail_owner = postfix
 setgid_group = postdrop
-myhostname = mx.example.test
+syslog_name = $3
+myhostname = $2
 mydomain = example.test
 myorigin = \$mydomain
 mydestination =
@@ -357,7 +414,6 @@ local_transport = error:5.1.1 no local delivery in this test
 alias_maps =
 alias_database =
 mynetworks =
-inet_interfaces = all
 inet_protocols = ipv4
 smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
@@ -368,30 +424,10 @@ smtputf8_enable = no
 enable_long_queue_ids = yes
 maillog_file = $d/maillog
 maillog_file_prefixes = $T
-smtpd_tls_cert_file = $d/tls.crt
-smtpd_tls_key_file = $d/tls.key
-
-# Fast retries for the outage scenario.
-queue_run_delay = 5s
-minimal_backoff_time = 5s
-maximal_backoff_time = 15s
-maximal_queue_lifetime = 1d
-bounce_queue_lifetime = 1d
-
-# The mail domain, whose mailboxes live in the office.
-virtual_mailbox_domains = example.test
-
-# Outside domains go to a local sink.
-transport_maps = inline:{ example.net=sink: }
-default_transport = sink:
-relay_transport = sink:
-sink_destination_recipient_limit = 1
 
 EOF
-  init_snippet vps "postfix main.cf (vps)" >> "$d/postfix/main.cf"
   cat > "$d/postfix/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command
-smtp      inet  n       -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -414,15 +450,84 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+EOF
+  touch "$d/maillog"
+}
+
+# postfix_start SIDE NAMESPACE ADDR:PORT...: check the configuration, start the instance in its
+# namespace, wait until it listens on every given address
+postfix_start() {
+  local side=$1 ns=$2 d=$T/$1; shift 2
+  postfix -c "$d/postfix" check >"$d/postfix.check" 2>&1 || { cat "$d/postfix.check"; return 1; }
+  ip netns exec "$ns" postfix -c "$d/postfix" start >"$d/postfix.start" 2>&1 || { cat "$d/postfix.start"; return 1; }
+  wait_until 20 listening "$ns" "$@" || { cat "$d/postfix.start" "$d/maillog"; return 1; }
+}
+
+setup_postfix() {
+  local d=$T/vps
+  postfix_base vps mx.example.test postfix || return 1
+  mkdir -p "$d/sink"
+  chown nobody:nogroup "$d/sink"
+  cat > "$d/sink.sh" <<EOF
+#!/bin/sh
+# Transport "sink": where mail for the outside world ends, so nothing leaves the namespaces.
+umask 022
+exec cat > "$d/sink/\$1.\$\$.eml"
+EOF
+  chmod 755 "$d/sink.sh"
+  # STARTTLS, which init's submission service requires before AUTH
+  make_cert "$d" mx.example.test || return 1
+  # main.cf and master.cf: this test's environment (postfix_base, a sink for the outside world,
+  # fast retries), then the lines `mailtun init` printed for the vps.
+  cat >> "$d/postfix/main.cf" <<EOF
+inet_interfaces = all
+smtpd_tls_cert_file = $d/tls.crt
+smtpd_tls_key_file = $d/tls.key
+
+# Fast retries for the outage scenario.
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 15s
+maximal_queue_lifetime = 1d
+bounce_queue_lifetime = 1d
+
+# The mail domain, whose mailboxes live in the office.
+virtual_mailbox_domains = example.test
+
+# Outside domains go to a local sink.
+transport_maps = inline:{ example.net=sink: }
+default_transport = sink:
+relay_transport = sink:
+sink_destination_recipient_limit = 1
+
+EOF
+  init_snippet vps "postfix main.cf (vps)" >> "$d/postfix/main.cf"
+  cat >> "$d/postfix/master.cf" <<EOF
+smtp      inet  n       -       n       -       -       smtpd
 sink      unix  -       n       n       -       -       pipe
   flags=Rq user=nobody argv=$d/sink.sh \${queue_id}
 EOF
   init_snippet vps "postfix master.cf (vps)" >> "$d/postfix/master.cf"
-  touch "$d/maillog"
-  pf check >"$d/postfix.check" 2>&1 || { cat "$d/postfix.check"; return 1; }
-  in_vps postfix -c "$d/postfix" start >"$d/postfix.start" 2>&1 || { cat "$d/postfix.start"; return 1; }
-  wait_until 20 listening "$ns_vps" 0.0.0.0:25 0.0.0.0:587 127.0.0.1:10025 \
-    || { cat "$d/postfix.start" "$d/maillog"; return 1; }
+  postfix_start vps "$ns_vps" 0.0.0.0:25 0.0.0.0:587 127.0.0.1:10025
+}
+
+# The office's own Postfix (scenario 9): only the submission service that mailtun's expose
+# "submission" connects to, as docs/postfix.md shows it. Nothing is delivered: the test quits after
+# EHLO, and the log line "connect from …" is what it checks.
+setup_office_postfix() {
+  local d=$T/office
+  postfix_base office office.example.test postfix-office || return 1
+  cat >> "$d/postfix/main.cf" <<EOF
+inet_interfaces = loopback-only
+EOF
+  cat >> "$d/postfix/master.cf" <<EOF
+# Submission from the road through mailtun: every connection begins with a PROXY header (v1 here)
+# carrying the client's address. For mailtun only; clients in the office use another service.
+127.0.0.1:587 inet n    -       n       -       -       smtpd
+  -o syslog_name=postfix/submission-proxy
+  -o smtpd_upstream_proxy_protocol=haproxy
+EOF
+  postfix_start office "$ns_office" 127.0.0.1:587
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -801,6 +906,76 @@ scenario_7_outage() {
   fi
 }
 
+# doveadm_penalty: Dovecot's auth penalties in the office ("IP penalty last_penalty last_update")
+doveadm_penalty() { in_office timeout 10 doveadm -c "$T/office/dovecot.conf" penalty -a "$T/office/run/anvil"; }
+penalty_of() { doveadm_penalty | awk -v ip="$1" '$1 == ip { print $2 }'; }
+
+scenario_8_imap() {
+  echo; say "Scenario 8: IMAP from the road, Internet -> vps:143 -> tunnel -> PROXY v2 -> Dovecot imap-login"
+  local t0 offset out line rip
+  t0=$(ms)
+  offset=$(stat -c %s "$T/office/dovecot.log")
+  out=$(tool "$ns_attacker" imap "$vps_ip" 143 --user alice@example.test --password alice-secret-pw)
+  if [[ $(jq_get "$out" tls) == OK* ]] && [[ $(jq_get "$out" login) == OK* ]]; then
+    pass "8 IMAP: STARTTLS and LOGIN through the vps" "$(jq_get "$out" greeting | cut -c1-40) / LOGIN $(jq_get "$out" login | cut -c1-50)"
+  else
+    fail "8 IMAP: STARTTLS and LOGIN through the vps" "$out"
+  fi
+  # Dovecot's log line for that login names the client the PROXY header carried.
+  local login_line='imap-login: (Info: )?Login: user=<alice@example\.test>'
+  wait_until 10 eval "tail -c +$((offset + 1)) '$T/office/dovecot.log' | grep -qE '$login_line'"
+  line=$(tail -c +$((offset + 1)) "$T/office/dovecot.log" | grep -m1 -E "$login_line")
+  rip=$(grep -o 'rip=[0-9.:a-f]*' <<<"$line" | cut -d= -f2)
+  if [ "$rip" = "$attacker_ip" ]; then
+    pass "8 IMAP: Dovecot logs the client's address (rip=)" "$(sed 's/.*imap-login: \(Info: \)\{0,1\}//' <<<"$line" | cut -c1-110)"
+  else
+    fail "8 IMAP: Dovecot logs the client's address (rip=)" "expected rip=$attacker_ip: ${line:-no Login line}"
+  fi
+  # Wrong passwords: Dovecot's auth penalty must fall on the client, not on mailtun's 127.0.0.1.
+  local i refused=0 penalty local_penalty
+  for i in 1 2; do
+    out=$(tool "$ns_attacker" imap "$vps_ip" 143 --user alice@example.test --password wrong-password)
+    [[ $(jq_get "$out" login) == NO* ]] && refused=$((refused + 1))
+  done
+  if [ "$refused" = 2 ]; then
+    pass "8 IMAP: wrong password refused" "2 of 2 LOGINs: $(jq_get "$out" login | cut -c1-60)"
+  else
+    fail "8 IMAP: wrong password refused" "$refused of 2 refused; last: $out"
+  fi
+  wait_until 10 eval '[ -n "$(penalty_of "$attacker_ip")" ]'
+  penalty=$(penalty_of "$attacker_ip"); local_penalty=$(penalty_of 127.0.0.1)
+  if [ "${penalty:-0}" -ge 1 ] && [ -z "$local_penalty" ]; then
+    pass "8 IMAP: auth penalty on the client, not on 127.0.0.1" "doveadm penalty: $attacker_ip $penalty, 127.0.0.1 none"
+  else
+    fail "8 IMAP: auth penalty on the client, not on 127.0.0.1" "doveadm penalty: $(doveadm_penalty 2>&1 | tr '\n' ';')"
+  fi
+  row "8 IMAP" - - - - "$(secs_since "$t0")"
+}
+
+scenario_9_submission() {
+  echo; say "Scenario 9: submission, Internet -> vps:1587 -> tunnel -> PROXY v1 -> the office's Postfix"
+  local t0 offset out banner line
+  t0=$(ms)
+  offset=$(stat -c %s "$T/office/maillog")
+  out=$(in_attacker timeout 30 swaks --server "$vps_ip:1587" --helo client.example.net --quit-after EHLO --timeout 20 2>&1)
+  banner=$(printf '%s\n' "$out" | grep -m1 '^<-  220 ' | sed 's/^<-  //')
+  if [[ $banner == "220 office.example.test"* ]]; then
+    pass "9 submission: the office's Postfix answers through the vps" "$banner"
+  else
+    fail "9 submission: the office's Postfix answers through the vps" "$(printf '%s\n' "$out" | grep -E '^(<|\*\*\*)' | head -2 | tr '\n' ' ')"
+  fi
+  # Postfix logs the session's client from the PROXY header (smtpd_upstream_proxy_protocol).
+  wait_until 10 eval "tail -c +$((offset + 1)) '$T/office/maillog' | grep -q 'submission-proxy/smtpd.*disconnect from'"
+  line=$(tail -c +$((offset + 1)) "$T/office/maillog" | grep -m1 'submission-proxy/smtpd.*: connect from ')
+  if [[ $line == *"connect from "*"[$attacker_ip]"* ]] \
+      && ! tail -c +$((offset + 1)) "$T/office/maillog" | grep -q 'connect from [^ ]*\[127\.0\.0\.1\]'; then
+    pass "9 submission: Postfix logs the client's address" "$(sed 's|.*postfix/|postfix/|' <<<"$line" | cut -c1-110)"
+  else
+    fail "9 submission: Postfix logs the client's address" "expected [$attacker_ip]: $(tail -c +$((offset + 1)) "$T/office/maillog" | grep 'connect from' | head -2 | tr '\n' ' ')"
+  fi
+  row "9 submission" - - - - "$(secs_since "$t0")"
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Summary
 
@@ -822,7 +997,7 @@ print_summary() {
 update_docs() {
   local doc=$root/docs/e2e.md total=$1 result=$2
   [ "${E2E_DOCS:-1}" = 1 ] && [ -f "$doc" ] && grep -q '<!-- e2e-last-run:begin -->' "$doc" || return 0
-  [ "$only" = " 1 2 3 4 5 6 7 " ] || return 0
+  [ "$only" = " $all_scenarios " ] || return 0
   local block
   block=$(
     echo "<!-- e2e-last-run:begin -->"
@@ -860,6 +1035,10 @@ setup_dovecot || { echo "FAIL: Dovecot did not start"; exit 1; }
 say "office: Dovecot $(dovecot --version | cut -d' ' -f1) LMTP 127.0.0.1:24, auth 127.0.0.1:3659"
 setup_postfix || { echo "FAIL: Postfix did not start"; exit 1; }
 say "vps: Postfix $(postconf -h -d mail_version) on :25, :587, 127.0.0.1:10025"
+if [[ $only == *" 9 "* ]]; then
+  setup_office_postfix || { echo "FAIL: the office's Postfix did not start"; exit 1; }
+  say "office: Postfix 127.0.0.1:587 with smtpd_upstream_proxy_protocol = haproxy"
+fi
 start_mailtun vps "$ns_vps" "$T/vps/vps.toml"
 start_mailtun office "$ns_office" "$T/office/office.toml"
 if wait_until 30 lmtp_through_tunnel; then
@@ -869,7 +1048,7 @@ else
   exit 1
 fi
 
-for s in 1 2 3 4 5 6 7; do
+for s in $all_scenarios; do
   [[ $only == *" $s "* ]] || continue
   case $s in
     1) scenario_1_delivery ;;
@@ -879,6 +1058,8 @@ for s in 1 2 3 4 5 6 7; do
     5) scenario_5_isolation ;;
     6) scenario_6_load ;;
     7) scenario_7_outage ;;
+    8) scenario_8_imap ;;
+    9) scenario_9_submission ;;
   esac
 done
 

@@ -5,10 +5,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <random>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace mailtun::forwarder {
 namespace {
@@ -202,6 +206,112 @@ TEST(ProxyHeaderV2, SendsLocalWithoutAddressesWhenTheyCannotBeDescribed) {
   EXPECT_EQ(proxy_header_v2(Address{}, Address{}), expected);
   EXPECT_EQ(proxy_header_v2(v4({1, 2, 3, 4}, 1), v6("2001:db8::1", 2)), expected);
   EXPECT_EQ(proxy_header_v2(v4({1, 2, 3, 4}, 1), Address{.family = 9, .port = 2}), expected);
+}
+
+// --- The specification's own examples ------------------------------------------------------------
+// Test data quoted from HAProxy's doc/proxy-protocol.txt ("The PROXY protocol, Versions 1 & 2",
+// revision 2020/03/05), the section named in each test.
+
+// §2.2: the constant 12-byte block every v2 header starts with; its 5th byte is a NUL.
+const std::vector<std::uint8_t> kV2Signature =
+    bytes({0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A});
+
+// Every header the v2 tests below produce, one per case the encoder distinguishes.
+std::vector<std::vector<std::uint8_t>> some_v2_headers() {
+  return {proxy_header_v2(v4({192, 168, 0, 1}, 56324), v4({192, 168, 0, 11}, 443)),
+          proxy_header_v2(v6("2001:db8::1", 51234), v6("2001:db8::102", 993)),
+          proxy_header_v2(v6("::ffff:203.0.113.9", 41000), v4({127, 0, 0, 1}, 143)),
+          proxy_header_v2(Address{}, Address{})};
+}
+
+TEST(ProxyHeaderSpec, V1LongestTcp4LineIs56Characters) {
+  // §2.1: "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n" => ... = 56 chars
+  const std::string line = text(proxy_header_v1(v4({255, 255, 255, 255}, 65535), v4({255, 255, 255, 255}, 65535)));
+  EXPECT_EQ(line, "PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n");
+  EXPECT_EQ(line.size(), 56u);
+}
+
+TEST(ProxyHeaderSpec, V1UnknownIsTheShortForm15Characters) {
+  // §2.1: unknown connection (short form): "PROXY UNKNOWN\r\n" => 5 + 1 + 7 + 2 = 15 chars
+  const std::string line = text(proxy_header_v1(Address{}, Address{}));
+  EXPECT_EQ(line, "PROXY UNKNOWN\r\n");
+  EXPECT_EQ(line.size(), 15u);
+}
+
+TEST(ProxyHeaderSpec, V1LinesStartWithProxyAndEndWithOneCrlfWithin107Characters) {
+  // §2.1: "PROXY" ( \x50 \x52 \x4F \x58 \x59 ), one space, ..., the CRLF sequence ( \x0D \x0A );
+  // a receiver declares the line invalid if the CRLF is not within the first 107 characters.
+  std::array<std::uint8_t, 16> all_ones{};
+  all_ones.fill(0xff);
+  const std::vector<std::uint8_t> lines[] = {
+      proxy_header_v1(v4({192, 168, 0, 1}, 56324), v4({192, 168, 0, 11}, 443)),
+      proxy_header_v1(v6(all_ones, 65535), v6(all_ones, 65535)),
+      proxy_header_v1(Address{}, v4({1, 2, 3, 4}, 5)),
+  };
+  for (const auto& line : lines) {
+    ASSERT_GE(line.size(), 8u);
+    EXPECT_EQ(std::vector<std::uint8_t>(line.begin(), line.begin() + 6), bytes({0x50, 0x52, 0x4F, 0x58, 0x59, 0x20}));
+    EXPECT_EQ(std::vector<std::uint8_t>(line.end() - 2, line.end()), bytes({0x0D, 0x0A}));
+    EXPECT_LE(line.size(), 107u);
+    // No other CR or LF: the receiver must not accept a lone one as the end of the line.
+    EXPECT_EQ(std::count(line.begin(), line.end(), 0x0D), 1);
+    EXPECT_EQ(std::count(line.begin(), line.end(), 0x0A), 1);
+  }
+}
+
+TEST(ProxyHeaderSpec, V2StartsWithTheSignatureAndVersion2) {
+  // §2.2: a receiver recognises v2 by "the 13 first bytes match the protocol signature block
+  // followed by the protocol version 2": \x0D\x0A\x0D\x0A\x00\x0D\x0A\x51\x55\x49\x54\x0A\x20
+  // (a mask of 0xF0 on the 13th byte: "The highest four bits contains the version").
+  for (const auto& header : some_v2_headers()) {
+    ASSERT_GE(header.size(), 16u);
+    EXPECT_EQ(std::vector<std::uint8_t>(header.begin(), header.begin() + 12), kV2Signature);
+    EXPECT_EQ(header[12] & 0xF0, 0x20);
+  }
+}
+
+TEST(ProxyHeaderSpec, V2CommandFamilyAndLengthBytes) {
+  // §2.2: 13th byte \x1 PROXY / \x0 LOCAL in the low nibble; 14th byte \x11 "TCP over IPv4 ...
+  // Address length is 2*4 + 2*2 = 12 bytes", \x21 "TCP over IPv6 ... 2*16 + 2*2 = 36 bytes",
+  // \x00 UNSPEC "when sending LOCAL commands"; 15th and 16th bytes the address length, network order.
+  const auto headers = some_v2_headers();
+  // ver_cmd, fam, length (low byte) of each header of some_v2_headers(), in order
+  const std::array<std::uint8_t, 3> expected[] = {
+      {0x21, 0x11, 12}, {0x21, 0x21, 36}, {0x21, 0x11, 12}, {0x20, 0x00, 0}};
+  ASSERT_EQ(headers.size(), std::size(expected));
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    EXPECT_EQ(headers[i][12], expected[i][0]) << i;
+    EXPECT_EQ(headers[i][13], expected[i][1]) << i;
+    EXPECT_EQ(headers[i][14], 0x00) << i;
+    EXPECT_EQ(headers[i][15], expected[i][2]) << i;
+  }
+}
+
+TEST(ProxyHeaderSpec, V2HeaderLengthIsAlways16PlusTheLengthField) {
+  // §2.2: "the length of the protocol header in bytes is always exactly 16 + this value."
+  for (const auto& header : some_v2_headers()) {
+    ASSERT_GE(header.size(), 16u);
+    EXPECT_EQ(header.size(), 16u + ((std::size_t{header[14]} << 8) | header[15]));
+  }
+}
+
+TEST(ProxyHeaderSpec, V2LocalPresentsNoAddress) {
+  // §2.2: "When a sender presents a LOCAL connection, it should not present any address so it
+  // sets this field to zero." The 16-byte struct proxy_hdr_v2 and nothing after it.
+  auto expected = kV2Signature;
+  for (std::uint8_t b : {0x20, 0x00, 0x00, 0x00}) expected.push_back(b);
+  EXPECT_EQ(proxy_header_v2(Address{}, Address{}), expected);
+}
+
+TEST(ProxyHeaderSpec, V1AndV2AreTellableApart) {
+  // §2.2 "Identifying the protocol version": v2 by its 13-byte prefix, v1 by "PROXY"; neither
+  // header may be mistaken for the other.
+  const Address src = v4({192, 168, 0, 1}, 56324);
+  const Address dst = v4({192, 168, 0, 11}, 443);
+  const auto one = proxy_header_v1(src, dst);
+  const auto two = proxy_header_v2(src, dst);
+  EXPECT_NE(std::vector<std::uint8_t>(one.begin(), one.begin() + 12), kV2Signature);
+  EXPECT_NE(text(std::vector<std::uint8_t>(two.begin(), two.begin() + 5)), "PROXY");
 }
 
 TEST(ProxyHeader, DispatchesOnVersion) {
