@@ -31,6 +31,8 @@ constexpr std::size_t max_config_size = 1024 * 1024;
 
 constexpr std::int64_t min_keepalive = 1;
 constexpr std::int64_t max_keepalive = 3600;
+constexpr std::int64_t min_session_age = 1;
+constexpr std::int64_t max_session_age = 7 * 24 * 3600;
 constexpr std::int64_t min_max_streams = 1;
 constexpr std::int64_t max_max_streams = 65536;
 constexpr std::size_t max_name_length = 64;
@@ -71,6 +73,7 @@ struct PeerDraft {
   std::optional<HostPort> endpoint;
   std::chrono::seconds keepalive = default_keepalive;
   std::size_t max_streams = default_max_streams;
+  std::chrono::seconds max_session_age = default_max_session_age;
 };
 
 struct ForwardDraft {
@@ -343,6 +346,9 @@ class Loader {
     }
     if (const auto count = r.integer("max_streams", min_max_streams, max_max_streams, "")) {
       peer.max_streams = static_cast<std::size_t>(*count);
+    }
+    if (const auto seconds = r.integer("max_session_age", min_session_age, max_session_age, " (seconds)")) {
+      peer.max_session_age = std::chrono::seconds(*seconds);
     }
     peers_.push_back(std::move(peer));
   }
@@ -644,7 +650,8 @@ class Loader {
                                   .psk = std::move(peer.psk),
                                   .endpoint = peer.endpoint,
                                   .keepalive = peer.keepalive,
-                                  .max_streams = peer.max_streams});
+                                  .max_streams = peer.max_streams,
+                                  .max_session_age = peer.max_session_age});
     }
     for (ForwardDraft& forward : forwards_) {
       config.forwards.push_back(Forward{.service = std::move(*forward.service),

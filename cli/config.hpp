@@ -24,6 +24,9 @@ namespace mailtun::cli {
 
 inline constexpr std::chrono::seconds default_keepalive{15};
 inline constexpr std::size_t default_max_streams = 1024;
+/// Like WireGuard's re-handshake: a fresh Diffie-Hellman at least this often (docs/design.md
+/// "Session refresh").
+inline constexpr std::chrono::seconds default_max_session_age{2 * 3600};
 
 /// Where the control sockets of running endpoints live (the unit's RuntimeDirectory=).
 inline const std::filesystem::path default_runtime_directory = "/run/mailtun";
@@ -60,6 +63,9 @@ struct Peer {
   std::optional<HostPort> endpoint;
   std::chrono::seconds keepalive = default_keepalive;
   std::size_t max_streams = default_max_streams;
+  /// The dialing side replaces the connection by a fresh handshake this often (make-before-break);
+  /// a replaced connection drains for at most this long.
+  std::chrono::seconds max_session_age = default_max_session_age;
 };
 
 /// [[forward]]: a local listener whose connections become streams to `service` at the first of

@@ -88,6 +88,7 @@ std::size_t Endpoint::add_peer(Peer peer) {
   state->limits.max_streams = state->config.max_streams;
   state->down_since = tunnel::Clock::now();
   state->down_timer = std::make_unique<net::steady_timer>(io_);
+  state->refresh_timer = std::make_unique<net::steady_timer>(io_);
   // The responder borrows the PSK, which lives as long as the slot, that is, as long as we do.
   const auto index = responder_.add_peer(state->config.public_key, state->config.psk);
   peers_.push_back(std::move(state));
@@ -213,16 +214,22 @@ void Endpoint::start_dialer(std::size_t peer, bool dial_now) {
   if (dial_now) state.dialer->start();
 }
 
-void Endpoint::retire_peer(std::size_t peer) {
+void Endpoint::retire_peer(std::size_t peer, bool drain) {
   PeerState& state = *peers_[peer];
   state.active = false;
   responder_.remove_peer(peer);
   if (state.dialer) state.dialer->stop();
   state.dialer.reset();
   state.down_timer->cancel();
-  const auto connections = connections_;  // close_now erases
+  state.refresh_timer->cancel();
+  const auto connections = connections_;  // closing erases
   for (const auto& c : connections) {
-    if (c->peer() == peer) c->close_now({tunnel::CloseReason::Kind::local, {}});
+    if (c->peer() != peer) continue;
+    if (drain) {
+      c->go_away(state.config.max_session_age);
+    } else {
+      c->close_now({tunnel::CloseReason::Kind::local, {}});
+    }
   }
   state.current.reset();
 }
@@ -296,20 +303,19 @@ void Endpoint::reload(Config next) {
                            sodium_memcmp(it->psk.bytes().data(), state.config.psk.bytes().data(), keys::key_size) == 0;
     if (!same_keys) {
       spdlog::info("reload: peer {} {}", state.config.name, it == next.peers.end() ? "removed" : "has new keys");
-      retire_peer(i);
+      retire_peer(i, it != next.peers.end());
       continue;
     }
     const bool endpoint_changed = it->endpoint != state.config.endpoint;
     state.config.endpoint = it->endpoint;
     state.config.keepalive = it->keepalive;
     state.config.max_streams = it->max_streams;
+    state.config.max_session_age = it->max_session_age;
     state.limits.keepalive = it->keepalive;  // for its next connection
     state.limits.max_streams = it->max_streams;
     next.peers.erase(it);
-    if (endpoint_changed) {
-      // The connection in place stays; the new endpoint is dialed when it ends.
-      start_dialer(i, !(state.current && !state.current->closed()));
-    }
+    // Make-before-break: the new endpoint is dialed now, and its connection takes over.
+    if (endpoint_changed) start_dialer(i, true);
   }
   for (Peer& peer : next.peers) {
     spdlog::info("reload: peer {} added", peer.name);
@@ -427,20 +433,49 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
   }
   auto old = std::move(state.current);
   state.current = connection.shared_from_this();
+  state.current_since = tunnel::Clock::now();
   if (old && !old->closed()) {
-    // DESIGN §4.1: the confirmed new session replaces the old; its streams are reset.
-    spdlog::info("peer {}: new connection from {} replaces the one from {}", peers_[peer]->config.name,
-                 connection.remote(), old->remote());
-    old->close_now({tunnel::CloseReason::Kind::local, {}});
+    // docs/design.md "Session refresh": make-before-break. New streams go to the new connection;
+    // the old one keeps its streams to their end. The listening side retires it (GOAWAY) as it
+    // confirms the new one, and probes it, so one whose peer is gone (a restart) closes in seconds.
+    const std::chrono::milliseconds drain = state.config.max_session_age;
+    if (connection.session().is_initiator()) {
+      spdlog::info("peer {}: fresh session with {}; the previous one drains", state.config.name, connection.remote());
+      // By now the listener has confirmed the new session or given up on it.
+      old->retire_at(tunnel::Clock::now() + tunnel::initiation_deadline, drain);
+    } else {
+      spdlog::info("peer {}: new connection from {} takes over from the one from {}, which drains",
+                   state.config.name, connection.remote(), old->remote());
+      old->retire(drain);
+    }
   } else {
     const auto down_for = std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - state.down_since);
     spdlog::info("peer {} up (endpoint {}) after {} down", peers_[peer]->config.name, connection.remote(),
                  describe_duration(down_for));
   }
+  if (connection.session().is_initiator()) schedule_refresh(peer);
   state.down_timer->cancel();
   state.down_reports = 0;
   notify_peer_state_change();
   if (shutting_down_) connection.go_away(std::chrono::milliseconds(0));
+}
+
+void Endpoint::schedule_refresh(std::size_t peer) {
+  PeerState& state = *peers_[peer];
+  state.refresh_timer->expires_after(state.config.max_session_age);
+  state.refresh_timer->async_wait([this, peer, weak = std::weak_ptr<Connection>(state.current)](
+                                      const boost::system::error_code& ec) {
+    PeerState& s = *peers_[peer];
+    if (ec || shutting_down_ || !s.active || !s.dialer || !s.current || s.current != weak.lock() ||
+        !s.current->session().ready()) {
+      return;
+    }
+    // Resolved afresh, so a DNS name that now points elsewhere is followed here too.
+    spdlog::info("peer {}: session is {} old; dialing {} for a fresh one", s.config.name,
+                 describe_duration(std::chrono::duration_cast<std::chrono::seconds>(tunnel::Clock::now() - *s.current_since)),
+                 s.dialer->endpoint_text());
+    s.dialer->start();
+  });
 }
 
 void Endpoint::on_stream_opened(Connection& connection, tunnel::StreamId id, const tunnel::OpenPayload& open) {
@@ -476,7 +511,10 @@ void Endpoint::on_closed(Connection& connection, const tunnel::CloseReason& reas
   state.counters.wire_bytes_in += stats.wire_bytes_in;
   state.counters.wire_bytes_out += stats.wire_bytes_out;
   state.counters.streams += stats.streams_opened_local + stats.streams_opened_remote;
-  if (state.current == self) {
+  if (state.current != self) {
+    spdlog::info("peer {}: the previous connection from {} closed: {}", state.config.name, connection.remote(),
+                 tunnel::to_string(reason));
+  } else {
     state.current.reset();
     ++state.counters.connections_lost;
     const std::string why = tunnel::to_string(reason);
@@ -607,6 +645,7 @@ StatusReport Endpoint::status_report() const {
     }
     if (state.current && p.state == "up") {
       p.endpoint = state.current->remote();
+      if (state.current_since) p.session_age_seconds = seconds(now - *state.current_since);
       if (const auto rtt = state.current->session().stats().rtt) {
         p.rtt_ms = std::chrono::duration<double, std::milli>(*rtt).count();
       }

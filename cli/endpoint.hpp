@@ -54,8 +54,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
 
   /// SIGHUP: applies `next`. Forwards, exposes and peers that did not change keep running with
   /// their streams; removed ones stop; a peer whose public key or preshared key changed is a new
-  /// peer (its old connections close, it handshakes afresh); other peer settings apply to the next
-  /// connection. Throws std::runtime_error, having changed nothing, when `next` needs a restart
+  /// peer (it handshakes afresh; its old connections drain); a peer whose endpoint changed is dialed
+  /// there at once, and the new connection takes over from the old (make-before-break); other peer
+  /// settings apply to the next connection. Throws std::runtime_error, having changed nothing, when `next` needs a restart
   /// (another private key or tunnel listen address) or a new forward cannot listen.
   void reload(Config next);
 
@@ -100,6 +101,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     std::optional<tunnel::TimePoint> last_handshake;
     std::size_t down_reports = 0;  // warnings since it went down (down_report.hpp)
     std::unique_ptr<boost::asio::steady_timer> down_timer;
+    /// The dialing side: when the current connection is max_session_age old (session refresh).
+    std::unique_ptr<boost::asio::steady_timer> refresh_timer;
+    std::optional<tunnel::TimePoint> current_since;
     /// The sources of its latest confirmed handshakes here, newest last (HandshakeLimiter: proven).
     std::deque<tunnel::SourceKey> proven_sources;
   };
@@ -113,7 +117,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
 
   std::size_t add_peer(Peer peer);
   void start_dialer(std::size_t peer, bool dial_now);
-  void retire_peer(std::size_t peer);
+  /// The peer's slot is done: removed (its connections close now) or replaced by one with new keys
+  /// (`drain`: its streams may finish).
+  void retire_peer(std::size_t peer, bool drain);
   [[nodiscard]] std::optional<std::size_t> active_peer(std::string_view name) const;
   /// Creates and binds a forward; throws std::runtime_error naming the address on failure.
   RunningForward start_forward(const Forward& forward);
@@ -125,6 +131,8 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   void on_dialed(std::size_t peer, boost::asio::ip::tcp::socket socket);
   void on_accepted(boost::asio::ip::tcp::socket socket);
   void become_current(std::size_t peer, tunnel::asio::Connection& connection);
+  /// Dials a fresh connection once the current one is max_session_age old (make-before-break).
+  void schedule_refresh(std::size_t peer);
   void check_shutdown_done();
   /// Counts and, for those a configuration mistake explains, logs a refused handshake.
   void on_handshake_refused(const tunnel::asio::Connection& connection, const tunnel::CloseReason& reason);

@@ -109,6 +109,9 @@ std::string render_prometheus(const StatusReport& report) {
              peer([](const PeerStatus& p) {
                return p.seconds_since_handshake ? gauge(*p.seconds_since_handshake) : std::nullopt;
              }));
+  out.family("mailtun_peer_session_age_seconds", "gauge",
+             "Seconds the current session with the peer has been up; absent when it is not up.", peers,
+             peer([](const PeerStatus& p) { return p.session_age_seconds ? gauge(*p.session_age_seconds) : std::nullopt; }));
   out.family("mailtun_peer_rtt_seconds", "gauge", "Latest PING/PONG round trip on the peer's connection.", peers,
              peer([](const PeerStatus& p) { return p.rtt_ms ? gauge(*p.rtt_ms / 1000) : std::nullopt; }));
   out.family("mailtun_service_streams_open", "gauge", "Streams open through the forward or expose.", services,

@@ -19,6 +19,7 @@ json peer_json(const PeerStatus& peer) {
           {"state", peer.state},
           {"endpoint", peer.endpoint},
           {"seconds_since_handshake", optional_number(peer.seconds_since_handshake)},
+          {"session_age_seconds", optional_number(peer.session_age_seconds)},
           {"rtt_ms", optional_number(peer.rtt_ms)},
           {"bytes_in", peer.bytes_in},
           {"bytes_out", peer.bytes_out},
@@ -121,6 +122,7 @@ void read_peer(const FieldReader& r, PeerStatus& peer) {
   r.read("state", peer.state);
   r.read("endpoint", peer.endpoint);
   r.read("seconds_since_handshake", peer.seconds_since_handshake);
+  r.read("session_age_seconds", peer.session_age_seconds);
   r.read("rtt_ms", peer.rtt_ms);
   r.read("bytes_in", peer.bytes_in);
   r.read("bytes_out", peer.bytes_out);

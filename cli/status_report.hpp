@@ -23,6 +23,9 @@ struct PeerStatus {
   /// The remote address of the current connection; else the configured endpoint ("host:port"); else "".
   std::string endpoint;
   std::optional<double> seconds_since_handshake;  // none before the first handshake
+  /// How long the current connection's session has been up (docs/design.md "Session refresh":
+  /// the dialing side replaces it at max_session_age); none when the peer is not up.
+  std::optional<double> session_age_seconds;
   std::optional<double> rtt_ms;                   // latest PING/PONG round trip of the current connection
   std::uint64_t bytes_in = 0;                     // tunnel bytes, all connections since start
   std::uint64_t bytes_out = 0;

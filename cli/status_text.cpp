@@ -61,6 +61,7 @@ void peer_block(Text& out, const PeerStatus& peer) {
   out.field("public key", peer.public_key);
   if (!peer.endpoint.empty()) out.field("endpoint", peer.endpoint);
   out.field("latest handshake", format_age(peer.seconds_since_handshake));
+  if (peer.session_age_seconds) out.field("session age", format_duration(*peer.session_age_seconds));
   if (peer.rtt_ms) out.field("round trip", format_milliseconds(*peer.rtt_ms));
   out.field("transfer", format_bytes(peer.bytes_in) + " received, " + format_bytes(peer.bytes_out) + " sent");
   out.field("streams", fmt::format("{} open, {} total", peer.streams_open, peer.streams_total));

@@ -12,9 +12,9 @@ namespace {
 
 constexpr std::array<std::string_view, 6> interface_keys{"name",   "private_key_file", "private_key",
                                                           "listen", "control_socket",   "metrics_listen"};
-constexpr std::array<std::string_view, 7> peer_keys{"name",          "public_key", "preshared_key_file",
+constexpr std::array<std::string_view, 8> peer_keys{"name",          "public_key", "preshared_key_file",
                                                      "preshared_key", "endpoint",   "keepalive",
-                                                     "max_streams"};
+                                                     "max_streams",   "max_session_age"};
 constexpr std::array<std::string_view, 6> forward_keys{"service", "listen", "peer", "peers", "protocol", "allow_public"};
 constexpr std::array<std::string_view, 7> expose_keys{"service",        "target",        "peers",         "protocol",
                                                       "proxy_protocol", "proxy_sources", "allow_any_port"};

@@ -72,7 +72,7 @@ Session Session::accept(Responder& responder, const SessionLimits& limits, TimeP
 bool Session::ready() const { return !closed_ && phase_ == Phase::established && (role_initiator_ || confirmed_); }
 
 bool Session::can_open_streams() const {
-  return ready() && !local_going_away_ && !peer_going_away_ && local_streams_ < limits_.max_streams &&
+  return ready() && !local_going_away_ && !retiring_ && !peer_going_away_ && local_streams_ < limits_.max_streams &&
          next_local_id_ < max_stream_id - 1;
 }
 
@@ -297,6 +297,12 @@ Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output
       if (!peer_going_away_) {
         peer_going_away_ = true;
         out.events.emplace_back(PeerGoingAway{goaway->last_stream_id});
+        // Answer in kind, so that a retiring peer learns that nothing more will be opened here
+        // and can close once its streams are done (docs/design.md "Session refresh").
+        if (!local_going_away_ && !retiring_) {
+          retiring_ = true;
+          encode_goaway(pending_, last_remote_id_, 0);
+        }
       }
       check_drained(out);
       return {};
@@ -330,7 +336,7 @@ Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
 // ---- local operations -------------------------------------------------------------------------
 
 Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Output& out) {
-  if (!ready() || local_going_away_ || peer_going_away_) return fail(errc::invalid_state);
+  if (!ready() || local_going_away_ || retiring_ || peer_going_away_) return fail(errc::invalid_state);
   if (local_streams_ >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
   const StreamId id = next_local_id_;
   next_local_id_ += 2;
@@ -429,12 +435,28 @@ std::uint32_t Session::window_growth(const Stream& s) const {
 void Session::go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out) {
   if (closed_ || local_going_away_) return;
   local_going_away_ = true;
-  drain_deadline_ = now + drain_timeout;
+  drain_deadline_ = std::min(drain_deadline_, now + drain_timeout);
   if (phase_ != Phase::established) {
     // Nothing to drain and nothing to tell a peer that has not finished the handshake.
     return close({CloseReason::Kind::drained, {}}, out);
   }
+  if (!retiring_) encode_goaway(pending_, last_remote_id_, 0);  // one GOAWAY per connection
+  flush(now, out);
+  check_drained(out);
+}
+
+void Session::retire_at(TimePoint when, std::chrono::milliseconds drain_timeout) {
+  retire_at_ = when;
+  retire_drain_ = drain_timeout;
+}
+
+void Session::retire(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out) {
+  if (closed_ || local_going_away_ || retiring_) return;
+  if (!ready()) return close({CloseReason::Kind::drained, {}}, out);
+  retiring_ = true;
+  drain_deadline_ = std::min(drain_deadline_, now + drain_timeout);
   encode_goaway(pending_, last_remote_id_, 0);
+  probe(now);
   flush(now, out);
   check_drained(out);
 }
@@ -453,6 +475,11 @@ void Session::on_tick(TimePoint now, Output& out) {
     return;
   }
   if (now >= drain_deadline_) return close({CloseReason::Kind::drain_timeout, {}}, out);
+  if (now >= retire_at_) {
+    retire_at_ = TimePoint::max();
+    retire(retire_drain_, now, out);
+    if (closed_) return;
+  }
   if (now - last_received_ >= 3 * limits_.keepalive) return close({CloseReason::Kind::peer_silent, {}}, out);
   if (now >= probe_deadline_) return close({CloseReason::Kind::probe_unanswered, {}}, out);
   if (now >= std::max(last_received_, last_ping_sent_) + limits_.keepalive) send_ping(now);
@@ -462,7 +489,7 @@ void Session::on_tick(TimePoint now, Output& out) {
 TimePoint Session::next_deadline() const {
   if (closed_) return TimePoint::max();
   if (phase_ != Phase::established || (!role_initiator_ && !confirmed_)) return handshake_deadline_;
-  return std::min({drain_deadline_, probe_deadline_, last_received_ + 3 * limits_.keepalive,
+  return std::min({drain_deadline_, probe_deadline_, retire_at_, last_received_ + 3 * limits_.keepalive,
                    std::max(last_received_, last_ping_sent_) + limits_.keepalive, next_rekey_at_});
 }
 
@@ -478,7 +505,12 @@ void Session::probe_if_quiet(TimePoint now) {
   // A peer that went dark without closing would otherwise hold a new stream for up to 3 × keepalive
   // (45 s by default) before its client hears 421 (DESIGN §4.4, §5): a client waiting for a greeting
   // is better told within seconds. One probe at a time; any record answers it.
-  if (probe_deadline_ != TimePoint::max() || now - last_received_ < probe_when_quiet_for) return;
+  if (now - last_received_ < probe_when_quiet_for) return;
+  probe(now);
+}
+
+void Session::probe(TimePoint now) {
+  if (probe_deadline_ != TimePoint::max()) return;
   send_ping(now);
   Clock::duration answer_within = min_probe_timeout;
   if (stats_.rtt) answer_within = std::max<Clock::duration>(answer_within, probe_timeout_rtts * *stats_.rtt);
@@ -537,6 +569,7 @@ void Session::remove_stream(StreamId id, Output& out) {
 }
 
 void Session::check_drained(Output& out) {
+  // Retiring alone is not enough: the peer may still open a stream here until its GOAWAY arrives.
   if ((local_going_away_ || peer_going_away_) && streams_.empty() && !closed_) {
     // Let what is pending (the last FIN, the GOAWAY) go out before closing.
     if (phase_ == Phase::established && (role_initiator_ || confirmed_)) flush(last_received_, out);

@@ -91,6 +91,18 @@ class Session {
   /// Graceful shutdown: GOAWAY, refuse new streams, close once every stream finished or at
   /// now + drain_timeout.
   void go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out);
+  /// Make-before-break (docs/design.md "Session refresh"): a newer connection of the same peer has
+  /// taken over. GOAWAY, and open no more streams; unlike go_away(), streams the peer opens until it
+  /// hears of the newer connection are still accepted. Closes once every stream has finished and the
+  /// peer has said GOAWAY too (after which it opens nothing more), or at now + drain_timeout. Also
+  /// PINGs at once: a peer that is gone (it restarted, which is why it dialed anew) does not answer,
+  /// and the connection is closed within seconds instead of 3 × keepalive.
+  void retire(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out);
+  [[nodiscard]] bool retiring() const { return retiring_; }
+  /// retire() at `when`, unless the peer has retired the connection before (the dialing side: the
+  /// listening side retires it as soon as it has confirmed the newer one, which a GOAWAY from here
+  /// must not overtake, or the listener would for a moment have no connection to open streams on).
+  void retire_at(TimePoint when, std::chrono::milliseconds drain_timeout);
 
   /// A responder learns its peer, and so the peer's limits, from message 1: applies them. Only
   /// before any stream exists; the timers follow the new keepalive from the next event on.
@@ -145,6 +157,8 @@ class Session {
   /// Opening a stream on a connection that has heard nothing for a while: PING, and close if no
   /// record arrives by probe_deadline_.
   void probe_if_quiet(TimePoint now);
+  /// PINGs and expects a record by probe_deadline_; one probe at a time.
+  void probe(TimePoint now);
   void close(CloseReason reason, Output& out);
   void check_drained(Output& out);
   [[nodiscard]] bool is_local_id(StreamId id) const { return (id % 2 == 1) == role_initiator_; }
@@ -173,6 +187,9 @@ class Session {
   StreamId last_remote_id_ = 0;
   bool confirmed_ = false;
   bool local_going_away_ = false;
+  bool retiring_ = false;
+  TimePoint retire_at_ = TimePoint::max();
+  std::chrono::milliseconds retire_drain_{0};
   bool peer_going_away_ = false;
 
   TimePoint handshake_deadline_;

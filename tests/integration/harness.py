@@ -288,6 +288,7 @@ class PeerEntry:
     preshared_key_file: Optional[Path] = None
     endpoint_port: Optional[int] = None  # set on the dialing side: 127.0.0.1:PORT
     keepalive: Optional[int] = None
+    max_session_age: Optional[int] = None
 
 
 @dataclass
@@ -383,6 +384,8 @@ class Endpoint:
                 lines.append(f"endpoint = {toml_string(f'{LOOPBACK}:{p.endpoint_port}')}")
             if p.keepalive is not None:
                 lines.append(f"keepalive = {p.keepalive}")
+            if p.max_session_age is not None:
+                lines.append(f"max_session_age = {p.max_session_age}")
         for f in self.forwards:
             lines += ["", "[[forward]]", f"service = {toml_string(f.service)}",
                       f"listen = {toml_string(f'{LOOPBACK}:{f.port}')}"]

@@ -55,7 +55,7 @@ class HostileHandshakes(TunnelTestCase):
         self.assertEqual(self.vps.count_log(r"peer office down"), 0)
         self.assertEqual(self.office.count_log(r"peer vps down"), 0)
         self.assertEqual(self.vps.count_log(r"peer office up"), 1)
-        self.assertEqual(self.vps.count_log(r"replaces the one"), 0)
+        self.assertEqual(self.vps.count_log(r"takes over from the one"), 0)
 
     # (a) garbage
 

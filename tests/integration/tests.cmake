@@ -36,6 +36,7 @@ mailtun_integration_test(peer_down_reply 60)      # 421 4.4.1 at once when the p
 mailtun_integration_test(dial_both_ways 60)       # both sides dial: one connection survives
 mailtun_integration_test(shutdown 60)             # SIGTERM: exit 0, drain, reset at the deadline
 mailtun_integration_test(failover 60)           # a forward to peers = ["vps1", "vps2"]: the first live one, in order
+mailtun_integration_test(session_refresh 90)    # max_session_age: make-before-break, nothing fails during the switch
 mailtun_integration_test(reload 60)               # SIGHUP: changes apply, untouched streams flow, bad files refused
 mailtun_integration_test(status 60)               # mailtun status and /metrics against a running pair: the counters move
 mailtun_integration_test(systemd_notify 60)       # the unit's ExecStart under a fake NOTIFY_SOCKET: READY, STATUS, WATCHDOG

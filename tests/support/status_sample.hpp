@@ -20,6 +20,7 @@ inline cli::StatusReport sample_status() {
   office.state = "up";
   office.endpoint = "203.0.113.7:51234";
   office.seconds_since_handshake = 65.2;
+  office.session_age_seconds = 3725.0;
   office.rtt_ms = 0.42;
   office.bytes_in = 1289748;
   office.bytes_out = 466944;

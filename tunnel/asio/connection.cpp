@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <sstream>
 
@@ -297,6 +298,7 @@ void Connection::arm_timer() {
 
 void Connection::finish_close() {
   if (closed_) return;
+  if (!lingering_ && close_reason_ && close_reason_->kind == CloseReason::Kind::drained) return linger();
   closed_ = true;
   boost::system::error_code ignored;
   timer_.cancel();
@@ -304,6 +306,38 @@ void Connection::finish_close() {
   socket_.close(ignored);
   sinks_.clear();
   handler_.on_closed(*this, close_reason_.value_or(CloseReason{CloseReason::Kind::protocol_error, {}}));
+}
+
+void Connection::linger() {
+  // Closing a socket that holds unread bytes (a WINDOW or PONG the peer sent before it read our
+  // last FIN) makes the kernel answer with a reset, and a reset destroys what the peer has not yet
+  // read: our last DATA and FIN. So a drained connection sends its FIN and reads, discarding, until
+  // the peer's FIN, for at most close_linger.
+  lingering_ = true;
+  sinks_.clear();
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  timer_deadline_ = TimePoint::max();
+  timer_.expires_after(close_linger);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto alive = weak.lock(); alive && !ec) alive->finish_close();
+  });
+  discard_until_eof();
+}
+
+void Connection::discard_until_eof() {
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) return self->finish_close();
+    std::array<std::uint8_t, 4096> discarded;
+    for (int i = 0; i < 64; ++i) {  // a bounded share of the loop per wake-up
+      boost::system::error_code read_ec;
+      self->socket_.read_some(net::buffer(discarded), read_ec);
+      if (read_ec == net::error::would_block || read_ec == net::error::try_again) break;
+      if (read_ec) return self->finish_close();  // the peer's FIN, or the connection is gone
+    }
+    self->discard_until_eof();
+  });
 }
 
 // ---- stream operations ------------------------------------------------------------------------
@@ -352,6 +386,17 @@ void Connection::consumed(StreamId id, std::size_t n) {
 void Connection::go_away(std::chrono::milliseconds drain_timeout) {
   session_.go_away(drain_timeout, Clock::now(), out_);
   apply(out_);
+}
+
+void Connection::retire(std::chrono::milliseconds drain_timeout) {
+  session_.retire(drain_timeout, Clock::now(), out_);
+  apply(out_);
+}
+
+void Connection::retire_at(TimePoint when, std::chrono::milliseconds drain_timeout) {
+  if (closed_) return;
+  session_.retire_at(when, drain_timeout);
+  arm_timer();
 }
 
 void Connection::close_now(CloseReason reason) {

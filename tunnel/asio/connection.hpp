@@ -72,6 +72,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void adopt_limits(const SessionLimits& limits) { session_.adopt_limits(limits); }
   /// Graceful: GOAWAY, drain, then close.
   void go_away(std::chrono::milliseconds drain_timeout);
+  /// Make-before-break: see Session::retire.
+  void retire(std::chrono::milliseconds drain_timeout);
+  /// See Session::retire_at.
+  void retire_at(TimePoint when, std::chrono::milliseconds drain_timeout);
   /// Immediate: resets every stream and closes the socket.
   void close_now(CloseReason reason);
 
@@ -98,6 +102,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// The only place that acts on Session output: writes, events, close, timer.
   void apply(Output& out);
   void finish_close();
+  void linger();
+  void discard_until_eof();
 
   tcp::socket socket_;
   net::steady_timer timer_;
@@ -115,6 +121,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;          // waiting for the socket to take more
   bool reading_ = false;
   bool holding_streams_ = false;  // send_credit() said 0 for the write queue: resume_held_streams() owes them
+  bool lingering_ = false;  // drained: FIN sent, discarding until the peer's (linger())
   bool closing_ = false;  // Session closed: write what is queued, then close the socket
   bool closed_ = false;
   std::optional<CloseReason> close_reason_;

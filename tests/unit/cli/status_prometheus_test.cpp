@@ -14,6 +14,7 @@ TEST(StatusPrometheus, SmallReportExactly) {
   office.name = "office";
   office.state = "up";
   office.seconds_since_handshake = 65.25;
+  office.session_age_seconds = 65.5;
   office.rtt_ms = 0.42;
   office.bytes_in = 18446744073709551615ULL;  // exact, not rounded through a double
   office.bytes_out = 466944;
@@ -62,6 +63,9 @@ mailtun_peer_reconnects_total{interface="vps",peer="backup"} 0
 # HELP mailtun_peer_last_handshake_seconds Seconds since the latest handshake with the peer; absent before the first.
 # TYPE mailtun_peer_last_handshake_seconds gauge
 mailtun_peer_last_handshake_seconds{interface="vps",peer="office"} 65.25
+# HELP mailtun_peer_session_age_seconds Seconds the current session with the peer has been up; absent when it is not up.
+# TYPE mailtun_peer_session_age_seconds gauge
+mailtun_peer_session_age_seconds{interface="vps",peer="office"} 65.5
 # HELP mailtun_peer_rtt_seconds Latest PING/PONG round trip on the peer's connection.
 # TYPE mailtun_peer_rtt_seconds gauge
 mailtun_peer_rtt_seconds{interface="vps",peer="office"} 0.00042

@@ -26,6 +26,7 @@ void expect_same(const StatusReport& a, const StatusReport& b) {
     EXPECT_EQ(p.state, q.state);
     EXPECT_EQ(p.endpoint, q.endpoint);
     EXPECT_EQ(p.seconds_since_handshake, q.seconds_since_handshake);
+    EXPECT_EQ(p.session_age_seconds, q.session_age_seconds);
     EXPECT_EQ(p.rtt_ms, q.rtt_ms);
     EXPECT_EQ(p.bytes_in, q.bytes_in);
     EXPECT_EQ(p.bytes_out, q.bytes_out);

@@ -32,6 +32,7 @@ peer: office (up)
   public key: 3p7bfXt9wbTTW2HC7OQ1Nz+DQ8hbeGdNrfx+FG+IK08=
   endpoint: 203.0.113.7:51234
   latest handshake: 1 minute, 5 seconds ago
+  session age: 1 hour, 2 minutes
   round trip: 0.4 ms
   transfer: 1.23 MiB received, 456.00 KiB sent
   streams: 2 open, 1234 total

@@ -400,6 +400,109 @@ TEST(Session, AnOpenRacingAGoawayIsResetWithCode7) {
   EXPECT_FALSE(p.seen_by_a().resets.contains(keep));
 }
 
+// docs/design.md "Session refresh": the retiring side opens nothing more, but the peer's OPENs that
+// cross its GOAWAY are still served; the connection closes once both said GOAWAY and every stream ended.
+TEST(Session, RetireServesOpensThatCrossItsGoawayAndClosesWhenBothSidesAreDone) {
+  SessionPair p;
+  p.handshake();
+  const StreamId before = open_on_a(p);
+  p.deliver();
+  p.on_b([&](Session& s, Output& out) { s.retire(1h, p.now, out); });
+  EXPECT_TRUE(p.b().retiring());
+  EXPECT_FALSE(p.b().can_open_streams());
+  EXPECT_FALSE(p.on_b([&](Session& s, Output& out) { return s.open_stream(lmtp(), p.now, out); }));
+  // a opens a stream before b's GOAWAY reaches it.
+  const StreamId crossing = open_on_a(p);
+  const ByteVector hello = bytes_of("LHLO office\r\n");
+  p.on_a([&](Session& s, Output& out) { s.send(crossing, hello, p.now, out); });
+  p.deliver();
+  ASSERT_TRUE(p.seen_by_a().peer_going_away);
+  EXPECT_FALSE(p.seen_by_a().resets.contains(crossing)) << "an OPEN crossing a refresh's GOAWAY is served";
+  ASSERT_EQ(p.seen_by_b().opened.size(), 2U);
+  EXPECT_EQ(p.seen_by_b().data[crossing], hello);
+  EXPECT_FALSE(p.a().can_open_streams());
+
+  // Both streams run to their end; then, and only then, the connection closes on both sides.
+  for (const StreamId id : {before, crossing}) {
+    p.on_a([&](Session& s, Output& out) { s.finish(id, p.now, out); });
+    p.deliver();
+    EXPECT_FALSE(p.seen_by_a().close);
+    EXPECT_FALSE(p.seen_by_b().close);
+    p.on_b([&](Session& s, Output& out) { s.finish(id, p.now, out); });
+  }
+  p.deliver();
+  ASSERT_TRUE(p.seen_by_b().close);
+  EXPECT_EQ(p.seen_by_b().close->kind, CloseReason::Kind::drained);
+  ASSERT_TRUE(p.seen_by_a().close);
+  EXPECT_TRUE(p.seen_by_a().resets.empty());
+}
+
+TEST(Session, RetiringWaitsForThePeersGoawayEvenWithNoStreamLeft) {
+  SessionPair p;
+  p.handshake();
+  p.on_a([&](Session& s, Output& out) { s.retire(1h, p.now, out); });
+  p.deliver();
+  // b heard GOAWAY with nothing open: it closes, and so a learns the connection is done.
+  ASSERT_TRUE(p.seen_by_b().close);
+  EXPECT_EQ(p.seen_by_b().close->kind, CloseReason::Kind::drained);
+
+  SessionPair q;
+  q.handshake();
+  q.on_a([&](Session& s, Output& out) { s.retire(1h, q.now, out); });
+  EXPECT_FALSE(q.seen_by_a().close) << "b may have an OPEN in flight until its own GOAWAY arrives";
+  q.on_b([&](Session& s, Output& out) { s.retire(1h, q.now, out); });
+  q.deliver();
+  ASSERT_TRUE(q.seen_by_a().close);
+  EXPECT_EQ(q.seen_by_a().close->kind, CloseReason::Kind::drained);
+}
+
+TEST(Session, RetireProbesSoAPeerThatIsGoneIsClosedWithinSeconds) {
+  SessionPair p;
+  p.handshake();
+  const StreamId id = open_on_a(p);
+  p.deliver();
+  p.on_b([&](Session& s, Output& out) { s.retire(1h, p.now, out); });
+  // Nothing is delivered: a has gone (it restarted and dialed anew).
+  EXPECT_LE(p.b().next_deadline(), p.now + 3s);
+  p.tick(3s);
+  ASSERT_TRUE(p.seen_by_b().close);
+  EXPECT_EQ(p.seen_by_b().close->kind, CloseReason::Kind::probe_unanswered);
+  EXPECT_TRUE(p.seen_by_b().resets.contains(id));
+}
+
+TEST(Session, RetireDrainDeadlineBoundsALongStream) {
+  SessionPair p;
+  p.handshake();
+  const StreamId id = open_on_a(p);
+  p.deliver();
+  p.on_a([&](Session& s, Output& out) { s.retire(10s, p.now, out); });
+  p.on_b([&](Session& s, Output& out) { s.retire(10s, p.now, out); });
+  p.deliver();
+  for (int i = 0; i < 3; ++i) {  // the stream stays busy, and keepalives flow
+    p.tick(3s);
+    p.deliver();
+    EXPECT_FALSE(p.seen_by_a().close);
+  }
+  p.tick(1s);
+  ASSERT_TRUE(p.seen_by_a().close);
+  EXPECT_EQ(p.seen_by_a().close->kind, CloseReason::Kind::drain_timeout);
+  EXPECT_TRUE(p.seen_by_a().resets.contains(id));
+}
+
+TEST(Session, ShutdownDuringARetireRefusesFromThenOn) {
+  SessionPair p;
+  p.handshake();
+  const StreamId keep = open_on_a(p);
+  p.deliver();
+  p.on_b([&](Session& s, Output& out) { s.retire(1h, p.now, out); });
+  p.on_b([&](Session& s, Output& out) { s.go_away(10s, p.now, out); });
+  const StreamId late = open_on_a(p);
+  p.deliver();
+  ASSERT_TRUE(p.seen_by_a().resets.contains(late));
+  EXPECT_EQ(p.seen_by_a().resets.at(late).code, ResetCode::going_away);
+  EXPECT_FALSE(p.seen_by_a().resets.contains(keep));
+}
+
 TEST(Session, ResetReachesThePeerWithItsReason) {
   SessionPair p;
   p.handshake();
