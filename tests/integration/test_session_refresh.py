@@ -81,6 +81,29 @@ class SessionRefresh(TunnelTestCase):
         self.assertEqual(failures, [], f"{len(failures)} of {done} streams failed")
         self.assertGreater(done, 20)
 
+    def test_a_new_endpoint_on_reload_takes_over_while_an_open_stream_carries_on(self):
+        self.office.peers[0].max_session_age = None  # the default: no refresh during this test
+        echo = self.h.echo_server(b"220 office\r\n")
+        self.office.add_expose("lmtp", echo.port, ["vps"])
+        port = self.vps.add_forward("lmtp", "office")
+        self.h.start_pair(self.vps, self.office)
+        proxy = self.h.proxy(self.vps.listen_port)
+        with connect(port) as c:
+            deadline = time.monotonic() + 20
+            self.assertEqual(recv_line(c, deadline), b"220 office\r\n")
+            self.office.dial_via("vps", proxy.port)
+            self.assertIn("reloaded", self.office.reload())
+            # Dialed at once, not when the current connection ends.
+            self.vps.wait_for_log(TAKEN_OVER)
+            proxy.wait_for(lambda conns: len(conns) == 1)
+            c.sendall(b"NOOP\r\n")
+            self.assertEqual(recv_exactly(c, 6, deadline), b"NOOP\r\n")
+        # New streams take the new connection, through the proxy.
+        with connect(port) as c:
+            self.assertEqual(recv_line(c, time.monotonic() + 10), b"220 office\r\n")
+        self.vps.wait_for_log(DRAINED)
+        self.assertEqual(self.vps.count_log(r"peer office down"), 0)
+
     def test_status_shows_the_session_age_and_a_refresh_is_no_reconnect(self):
         self.h.start_pair(self.vps, self.office)
         self.vps.wait_for_log(TAKEN_OVER, count=2)
