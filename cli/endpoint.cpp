@@ -34,6 +34,12 @@ std::vector<tcp::endpoint> resolve_target(net::io_context& io, const HostPort& t
   return out;
 }
 
+/// How long a replaced connection may carry its streams: as long as a session lives, and at least a
+/// minute, so a short max_session_age does not cut ordinary transfers.
+std::chrono::milliseconds drain_bound(const Peer& peer) {
+  return std::max<std::chrono::milliseconds>(peer.max_session_age, std::chrono::minutes(1));
+}
+
 /// The reason names of StatusReport::rejected_handshakes.
 std::string_view refusal_name(const tunnel::CloseReason& reason) {
   using Kind = tunnel::CloseReason::Kind;
@@ -226,7 +232,7 @@ void Endpoint::retire_peer(std::size_t peer, bool drain) {
   for (const auto& c : connections) {
     if (c->peer() != peer) continue;
     if (drain) {
-      c->go_away(state.config.max_session_age);
+      c->go_away(drain_bound(state.config));
     } else {
       c->close_now({tunnel::CloseReason::Kind::local, {}});
     }
@@ -438,7 +444,20 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
     // docs/design.md "Session refresh": make-before-break. New streams go to the new connection;
     // the old one keeps its streams to their end. The listening side retires it (GOAWAY) as it
     // confirms the new one, and probes it, so one whose peer is gone (a restart) closes in seconds.
-    const std::chrono::milliseconds drain = state.config.max_session_age;
+    const std::chrono::milliseconds drain = drain_bound(state.config);
+    std::erase_if(state.draining, [](const auto& weak) {
+      const auto c = weak.lock();
+      return !c || c->closed();
+    });
+    state.draining.push_back(old);
+    if (state.draining.size() > max_draining_per_peer) {
+      if (const auto oldest = state.draining.front().lock()) {
+        spdlog::warn("peer {}: more than {} replaced connections still draining; closing the oldest, from {}",
+                     state.config.name, max_draining_per_peer, oldest->remote());
+        oldest->close_now({tunnel::CloseReason::Kind::local, {}});
+      }
+      state.draining.pop_front();
+    }
     if (connection.session().is_initiator()) {
       spdlog::info("peer {}: fresh session with {}; the previous one drains", state.config.name, connection.remote());
       // By now the listener has confirmed the new session or given up on it.

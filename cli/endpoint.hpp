@@ -104,6 +104,8 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
     /// The dialing side: when the current connection is max_session_age old (session refresh).
     std::unique_ptr<boost::asio::steady_timer> refresh_timer;
     std::optional<tunnel::TimePoint> current_since;
+    /// Replaced connections still carrying streams, oldest first (at most max_draining_per_peer).
+    std::deque<std::weak_ptr<tunnel::asio::Connection>> draining;
     /// The sources of its latest confirmed handshakes here, newest last (HandshakeLimiter: proven).
     std::deque<tunnel::SourceKey> proven_sources;
   };
@@ -164,6 +166,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   /// Per peer: enough for its NAT's few public addresses, too few for a compromised peer to make
   /// room for a flood.
   static constexpr std::size_t proven_sources_per_peer = 4;
+  /// A refresh leaves one draining connection behind for a while; a peer that handshakes over and
+  /// over (a compromised key) must not pile up connections, each with its streams and windows.
+  static constexpr std::size_t max_draining_per_peer = 2;
   std::map<std::string, std::uint64_t> rejected_handshakes_;  // by reason
   tunnel::HandshakeLimiter handshake_limiter_;                // docs/design.md, "Handshake floods"
   tunnel::HandshakeLimiter refusal_log_limiter_;              // one warning per source per minute

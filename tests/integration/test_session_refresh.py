@@ -104,6 +104,30 @@ class SessionRefresh(TunnelTestCase):
         self.vps.wait_for_log(DRAINED)
         self.assertEqual(self.vps.count_log(r"peer office down"), 0)
 
+    def test_at_most_two_replaced_connections_drain_at_once(self):
+        echo = self.h.echo_server(b"220 office\r\n")
+        self.office.add_expose("lmtp", echo.port, ["vps"])
+        port = self.vps.add_forward("lmtp", "office")
+        self.h.start_pair(self.vps, self.office)
+        clients = []
+        try:
+            for _ in range(3):  # one long stream on each of three connections in turn
+                before = self.refreshes()
+                c = connect(port)
+                clients.append(c)
+                self.assertEqual(recv_line(c, time.monotonic() + 10), b"220 office\r\n")
+                self.vps.wait_for_log(TAKEN_OVER, count=before + 1)
+            self.vps.wait_for_log(r"more than 2 replaced connections still draining")
+            # The oldest connection was closed, and its stream reset with it; the other two carry on.
+            with self.assertRaises(ConnectionResetError):
+                clients[0].recv(100)
+            for i, c in enumerate(clients[1:], 1):
+                c.sendall(b"NOOP %d\r\n" % i)
+                self.assertEqual(recv_exactly(c, 8, time.monotonic() + 10), b"NOOP %d\r\n" % i)
+        finally:
+            for c in clients:
+                c.close()
+
     def test_status_shows_the_session_age_and_a_refresh_is_no_reconnect(self):
         self.h.start_pair(self.vps, self.office)
         self.vps.wait_for_log(TAKEN_OVER, count=2)
