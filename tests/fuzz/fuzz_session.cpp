@@ -8,7 +8,9 @@
 //   op 2: time moves on by `length` milliseconds;
 //   op 3: the local side sends the bytes on the newest stream the peer opened;
 //   op 4: the local side finishes the newest stream, or resets it if length is odd;
-//   op 5: the local side opens a stream of its own.
+//   op 5: the local side opens a stream of its own;
+//   op 6: the local side shuts down (GOAWAY) if length is even, or retires the connection after a
+//         session refresh if it is odd, with `length` milliseconds to drain.
 // Received data is consumed at once, as the splice does once the local socket took it.
 #include <algorithm>
 #include <cstdint>
@@ -41,7 +43,7 @@ class Run {
   [[nodiscard]] bool closed() const { return closed_; }
 
   void step(std::uint8_t op, Bytes bytes) {
-    switch (op % 6) {
+    switch (op % 7) {
       case 0: deliver_record(bytes); break;
       case 1: session_.on_bytes(bytes, now_, out_); break;
       case 2:
@@ -56,6 +58,10 @@ class Run {
         if (newest_ && bytes.size() % 2 == 1) session_.reset(*newest_, ResetCode::internal, "fuzz", now_, out_);
         break;
       case 5: (void)session_.open_stream(OpenPayload{.service = "lmtp"}, now_, out_); break;
+      case 6:
+        if (bytes.size() % 2 == 0) session_.go_away(std::chrono::milliseconds(bytes.size()), now_, out_);
+        if (bytes.size() % 2 == 1) session_.retire(std::chrono::milliseconds(bytes.size()), now_, out_);
+        break;
     }
     settle();
   }
