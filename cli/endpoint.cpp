@@ -481,7 +481,11 @@ void Endpoint::become_current(std::size_t peer, Connection& connection) {
 
 void Endpoint::schedule_refresh(std::size_t peer) {
   PeerState& state = *peers_[peer];
-  state.refresh_timer->expires_after(state.config.max_session_age);
+  // Up to a tenth earlier, at random: offices that all came up together after a restart of the VPS
+  // endpoint must not all handshake again together, every max_session_age.
+  const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(state.config.max_session_age);
+  std::uniform_int_distribution<std::int64_t> earlier(0, age.count() / 10);
+  state.refresh_timer->expires_after(age - std::chrono::milliseconds(earlier(refresh_jitter_)));
   state.refresh_timer->async_wait([this, peer, weak = std::weak_ptr<Connection>(state.current)](
                                       const boost::system::error_code& ec) {
     PeerState& s = *peers_[peer];

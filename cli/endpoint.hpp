@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -174,6 +175,7 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   tunnel::HandshakeLimiter refusal_log_limiter_;              // one warning per source per minute
   tunnel::TimePoint started_;
   std::function<void()> on_peer_state_change_;
+  std::minstd_rand refresh_jitter_{std::random_device{}()};
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;
