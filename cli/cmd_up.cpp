@@ -16,6 +16,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
+#include "cli/descriptor_limit.hpp"
 #include "cli/control_server.hpp"
 #include "cli/endpoint.hpp"
 #include "cli/private_memory.hpp"
@@ -87,6 +88,9 @@ void run_up(const UpOptions& options) {
   keep_memory_private();  // before any key is read
   Config config = load_config(options.config);  // ConfigError: exit 2
   std::signal(SIGPIPE, SIG_IGN);                 // a peer that vanishes mid-write is an error code, not a death
+  if (const auto limit = raise_descriptor_limit(); limit && limit->now != limit->before) {
+    spdlog::debug("open files: limit raised from {} to {}", limit->before, limit->now);
+  }
 
   boost::asio::io_context io(1);
   // Before anything can take a while: a SIGHUP that arrives during start-up must not kill us.

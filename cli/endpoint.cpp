@@ -203,6 +203,7 @@ void Endpoint::start_dialer(std::size_t peer, bool dial_now) {
         peers_[peer]->last_error = why;
         notify_peer_state_change();
       });
+  if (dial_source_) state.dialer->bind_source(*dial_source_);
   // Without dial_now the dialer starts when the current connection is lost (on_closed).
   if (dial_now) state.dialer->start();
 }

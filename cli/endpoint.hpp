@@ -73,6 +73,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   [[nodiscard]] StatusReport status_report() const;
   /// One line naming each peer's state ("peer office up; peer vps2 down"), for systemd's STATUS=.
   [[nodiscard]] std::string peer_summary() const;
+  /// Every dialer connects from `address` (before start()): the office simulator
+  /// (bench/offices.cpp) runs many offices in one process, each from its own loopback address.
+  void set_dial_source(boost::asio::ip::address address) { dial_source_ = address; }
   /// Called whenever a peer's state may have changed (up, down, connecting).
   void on_peer_state_change(std::function<void()> callback) { on_peer_state_change_ = std::move(callback); }
 
@@ -164,6 +167,7 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;
+  std::optional<boost::asio::ip::address> dial_source_;  // see set_dial_source
 };
 
 }  // namespace mailtun::cli
