@@ -47,7 +47,7 @@ SECTION_END = "<!-- /offices.md -->"
 
 def free_port_range(count: int) -> int:
     for _ in range(100):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(10000, 32000 - count)  # below the ephemeral ports (32768 up)
         sockets = []
         try:
             for port in range(base, base + count + 1):

@@ -31,7 +31,7 @@ def offices_binary() -> str:
 def free_port_range(count: int) -> int:
     """The first of `count` consecutive ports on 127.0.0.1 that are free now."""
     for _ in range(50):
-        base = random.randrange(20000, 60000 - count)
+        base = random.randrange(10000, 32000 - count)  # below the ephemeral ports (32768 up)
         sockets = []
         try:
             for port in range(base, base + count):
