@@ -26,6 +26,9 @@
 namespace mailtun::cli {
 namespace {
 
+// systemd's STATUS= line at most this often (see run_up).
+constexpr auto status_interval = std::chrono::seconds(1);
+
 struct UpOptions {
   std::string config;
   std::string log_level = "info";
@@ -97,11 +100,27 @@ void run_up(const UpOptions& options) {
   boost::asio::signal_set hangup(io, SIGHUP);
   Endpoint endpoint(io, std::move(config));
   std::string last_status;
-  endpoint.on_peer_state_change([&] {
+  // Each STATUS= line names every peer, and a VPS with 1000 offices sees thousands of state changes
+  // while they reconnect: at most one line a second, the latest state always sent in the end.
+  boost::asio::steady_timer status_timer(io);
+  std::chrono::steady_clock::time_point status_sent{};
+  bool status_due = false;
+  const auto send_status = [&] {
+    status_sent = std::chrono::steady_clock::now();
     std::string status = "STATUS=" + endpoint.peer_summary();
     if (status == last_status) return;
     last_status = status;
     sd_notify(0, status.c_str());
+  };
+  endpoint.on_peer_state_change([&] {
+    if (status_due) return;
+    if (std::chrono::steady_clock::now() - status_sent >= status_interval) return send_status();
+    status_due = true;
+    status_timer.expires_at(status_sent + status_interval);
+    status_timer.async_wait([&](const boost::system::error_code& ec) {
+      status_due = false;
+      if (!ec) send_status();
+    });
   });
   endpoint.start();  // throws on a listener that cannot bind: exit 1
   const auto report = [&endpoint] { return endpoint.status_report(); };

@@ -12,7 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -610,23 +612,37 @@ class Loader {
   // Cross-checks, each reported where the later of two clashing entries is.
 
   void check_peers() {
+    // The earlier peers of each name and each key: a VPS with a peers_dir may have 1000 offices,
+    // too many to compare pairwise on every reload.
+    std::map<std::string_view, std::vector<std::size_t>> by_name;
+    std::map<std::array<std::uint8_t, keys::key_size>, std::vector<std::size_t>> by_key;
+    std::optional<keys::PublicKey> own_public_key;
+    if (interface_.private_key) own_public_key = interface_.private_key->public_key();
     for (std::size_t i = 0; i < peers_.size(); ++i) {
       const PeerDraft& peer = peers_[i];
       const TableReader& r = peer.reader;
-      for (std::size_t j = 0; j < i; ++j) {
-        const PeerDraft& earlier = peers_[j];
-        if (peer.name && earlier.name && *peer.name == *earlier.name) {
-          r.error("name", quote_value(*peer.name) + " is also the name of " + earlier.reader.prefix() + " (" +
-                              earlier.reader.place("name", r) + "); expected a different name for each peer");
+      if (peer.name) {
+        std::vector<std::size_t>& same = by_name[*peer.name];
+        for (const std::size_t j : same) {
+          const TableReader& earlier = peers_[j].reader;
+          r.error("name", quote_value(*peer.name) + " is also the name of " + earlier.prefix() + " (" +
+                              earlier.place("name", r) + "); expected a different name for each peer");
         }
-        if (peer.public_key && earlier.public_key && *peer.public_key == *earlier.public_key) {
-          r.error("public_key", "the same key as " + earlier.reader.prefix() + " (" +
-                                    earlier.reader.place("public_key", r) +
+        same.push_back(i);
+      }
+      if (peer.public_key) {
+        std::array<std::uint8_t, keys::key_size> bytes{};
+        std::ranges::copy(peer.public_key->bytes(), bytes.begin());
+        std::vector<std::size_t>& same = by_key[bytes];
+        for (const std::size_t j : same) {
+          const TableReader& earlier = peers_[j].reader;
+          r.error("public_key", "the same key as " + earlier.prefix() + " (" + earlier.place("public_key", r) +
                                     "); expected a different public key for each peer");
         }
+        same.push_back(i);
       }
       if (peer.public_key && interface_.private_key) {
-        if (*peer.public_key == interface_.private_key->public_key()) {
+        if (*peer.public_key == *own_public_key) {
           r.error("public_key",
                   "this is this endpoint's own public key; expected the other endpoint's public key "
                   "(`mailtun pubkey` on the other endpoint's private key)");
@@ -651,15 +667,23 @@ class Loader {
   /// The peer called `name` was configured (even if the rest of its table has errors, which are
   /// reported there); otherwise reports KEY and suggests the closest name.
   void check_peer_reference(const TableReader& r, const std::string& key, const std::string& name, std::uint32_t line) {
-    std::vector<std::string_view> names;
-    for (const PeerDraft& peer : peers_) {
-      // Duplicate names are reported at the peer; list each once here.
-      if (peer.name && std::ranges::find(names, *peer.name) == names.end()) names.push_back(*peer.name);
+    if (!peer_names_) {
+      // Once for all references: there may be a forward per office.
+      PeerNames& known = peer_names_.emplace();
+      for (const PeerDraft& peer : peers_) {
+        // Duplicate names are reported at the peer; list each once here.
+        if (!peer.name) {
+          known.some_unnamed = true;
+        } else if (known.set.insert(*peer.name).second) {
+          known.in_order.push_back(*peer.name);
+        }
+      }
     }
-    if (std::ranges::find(names, name) != names.end()) return;
+    const std::vector<std::string_view>& names = peer_names_->in_order;
+    if (peer_names_->set.contains(name)) return;
     // No peers at all, or one whose name is missing or invalid: reported already, and the one
     // meant may be among them.
-    if (peers_.empty() || std::ranges::any_of(peers_, [](const PeerDraft& peer) { return !peer.name; })) return;
+    if (peers_.empty() || peer_names_->some_unnamed) return;
     std::string message = quote_value(name) + " is not the name of any [[peer]]";
     if (const auto guess = closest(name, names)) {
       message += "; did you mean \"" + std::string(*guess) + "\"?";
@@ -679,7 +703,8 @@ class Loader {
       const TableReader* reader;
       std::string key;
     };
-    std::vector<Bound> bound;
+    // Only listeners on one port can clash: by port, so 1000 forwards are not compared pairwise.
+    std::map<std::uint16_t, std::vector<Bound>> bound;
     const auto overlaps = [](const SocketAddress& a, const SocketAddress& b) {
       // A wildcard takes the port on every address of its family; "::" on Linux takes IPv4 too.
       const auto covers = [](const SocketAddress& wild, const SocketAddress& other) {
@@ -689,7 +714,8 @@ class Loader {
     };
     // Reports `key` of `r` if its address clashes with one taken before, then takes it.
     const auto take = [&](const TableReader& r, std::string_view key, const SocketAddress& address) {
-      for (const Bound& other : bound) {
+      std::vector<Bound>& same_port = bound[address.port];
+      for (const Bound& other : same_port) {
         if (overlaps(address, other.address)) {
           r.error(key, address.to_string() + " clashes with " + other.address.to_string() + " of " +
                            other.reader->name(other.key) + " (" + other.reader->place(other.key, r) +
@@ -697,7 +723,7 @@ class Loader {
           break;
         }
       }
-      bound.push_back({address, &r, std::string(key)});
+      same_port.push_back({address, &r, std::string(key)});
     };
     if (interface_.listen) take(*interface_.reader, "listen", *interface_.listen);
     if (interface_.metrics_listen) take(*interface_.reader, "metrics_listen", *interface_.metrics_listen);
@@ -803,6 +829,13 @@ class Loader {
   std::vector<PeerDraft> peers_;
   std::vector<ForwardDraft> forwards_;
   std::vector<ExposeDraft> exposes_;
+  /// The names of peers_, for check_peer_reference, once they are all read.
+  struct PeerNames {
+    std::set<std::string_view, std::less<>> set;
+    std::vector<std::string_view> in_order;
+    bool some_unnamed = false;
+  };
+  std::optional<PeerNames> peer_names_;
 };
 
 std::string join_lines(const std::vector<std::string>& lines) {
