@@ -28,6 +28,7 @@ import platform
 import queue
 import random
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -245,7 +246,10 @@ def run(args) -> dict:
             except subprocess.TimeoutExpired:
                 vps.kill()
         sink.stop()
-    results["work_dir"] = str(work)
+    if args.keep:
+        print(f"kept {work}", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)  # it holds 1001 private keys
     return results
 
 
@@ -273,6 +277,10 @@ def render(r: dict, command: str) -> str:
         f"| handshakes per CPU-second of the VPS endpoint (one core) | — | {span(r['handshakes_per_cpu_s'], '.0f')} |",
         f"| LMTP messages/s, {r['lmtp_kib']} KiB each, over {r['lmtp_peers']} offices at once | — | "
         f"{span(r['lmtp_per_s'], '.0f')} |",
+        "",
+        f"LMTP: {r['lmtp_messages']} messages in {r['lmtp_peers']} sessions at once, one per office's forward, from "
+        f"a Python client to the Python LMTP sink (`mtbench/sink.py --lmtp`); both share the two cores with the "
+        f"VPS endpoint and all the offices, so the figure is a floor, and it varies with the machine's other load.",
         "",
         f"The first start, with every office dialing a VPS endpoint that was already up, took "
         f"{r['first_up_s']:.2f} s. The restart time runs from starting `mailtun up` (reading {n} files, binding "
@@ -317,6 +325,7 @@ def main() -> int:
     p.add_argument("--lmtp-messages", type=int, default=2000)
     p.add_argument("--lmtp-kib", type=int, default=10)
     p.add_argument("--timeout", type=float, default=120.0, help="bound on every wait")
+    p.add_argument("--keep", action="store_true", help="keep the working directory (configurations, logs)")
     p.add_argument("--out", default=str(ROOT / "docs/benchmarks.md"),
                    help="the report: the section goes in, and into OUT-DIR/offices.md beside it")
     args = p.parse_args()
