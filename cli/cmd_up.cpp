@@ -16,8 +16,8 @@
 
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
-#include "cli/descriptor_limit.hpp"
 #include "cli/control_server.hpp"
+#include "cli/descriptor_limit.hpp"
 #include "cli/endpoint.hpp"
 #include "cli/private_memory.hpp"
 #include "cli/logging.hpp"
@@ -98,13 +98,14 @@ void run_up(const UpOptions& options) {
   boost::asio::io_context io(1);
   // Before anything can take a while: a SIGHUP that arrives during start-up must not kill us.
   boost::asio::signal_set hangup(io, SIGHUP);
-  Endpoint endpoint(io, std::move(config));
-  std::string last_status;
   // Each STATUS= line names every peer, and a VPS with 1000 offices sees thousands of state changes
   // while they reconnect: at most one line a second, the latest state always sent in the end.
+  // Declared before the endpoint, which may report a change while it is destroyed.
+  std::string last_status;
   boost::asio::steady_timer status_timer(io);
   std::chrono::steady_clock::time_point status_sent{};
   bool status_due = false;
+  Endpoint endpoint(io, std::move(config));
   const auto send_status = [&] {
     status_sent = std::chrono::steady_clock::now();
     std::string status = "STATUS=" + endpoint.peer_summary();
