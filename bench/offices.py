@@ -195,7 +195,7 @@ def run(args) -> dict:
     sink_port = int(sink.next_line(10))
     vps_argv = [args.mailtun, "up", "--config", str(work / "vps.toml"), "--log-level", "info"]
     results = {"offices": args.count, "runs": args.runs, "rss_mib": [], "vmhwm_mib": [], "first_up_s": None,
-               "storm_s": [], "handshakes_per_cpu_s": [], "lmtp_per_s": [], "lmtp_peers": args.lmtp_peers,
+               "storm_s": [], "refused": [], "handshakes_per_cpu_s": [], "lmtp_per_s": [], "lmtp_peers": args.lmtp_peers,
                "lmtp_messages": args.lmtp_messages, "lmtp_kib": args.lmtp_kib,
                "nofile": want, "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                                            "loadavg_at_start": os.getloadavg()[0]}}
@@ -229,6 +229,9 @@ def run(args) -> dict:
             storm = time.monotonic() - started
             cpu = cpu_seconds(vps.pid) - cpu_before
             results["storm_s"].append(storm)
+            status = json.loads(subprocess.run([args.mailtun, "status", "--socket", str(work / "vps.sock"), "--json"],
+                                               check=True, capture_output=True, timeout=30).stdout)
+            results["refused"].append(sum(status["rejected_handshakes"].values()))
             results["handshakes_per_cpu_s"].append(args.count / cpu if cpu > 0 else float("nan"))
             print(f"run {run_index + 1}: RSS {results['rss_mib'][-1]:.1f} MiB, LMTP {results['lmtp_per_s'][-1]:.0f} "
                   f"msg/s, all up again {storm:.2f} s after the restart, {args.count} handshakes in {cpu:.2f} "
@@ -274,6 +277,8 @@ def render(r: dict, command: str) -> str:
         f"| RSS of the VPS endpoint, {n} idle peers up | ≤ 64 MiB | {span(r['rss_mib'], '.1f')} MiB "
         f"(peak {max(r['vmhwm_mib']):.1f}) |",
         f"| all {n} up again after the VPS endpoint restarts | ≤ 30 s | {span(r['storm_s'], '.2f')} s |",
+        f"| handshakes refused during that storm (flood limiter, unfinished-handshake caps) | 0 | "
+        f"{max(r['refused'])} at most |",
         f"| handshakes per CPU-second of the VPS endpoint (one core) | — | {span(r['handshakes_per_cpu_s'], '.0f')} |",
         f"| LMTP messages/s, {r['lmtp_kib']} KiB each, over {r['lmtp_peers']} offices at once | — | "
         f"{span(r['lmtp_per_s'], '.0f')} |",

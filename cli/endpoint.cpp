@@ -358,7 +358,9 @@ void Endpoint::on_accepted(tcp::socket socket) {
     ++rejected_handshakes_["too_many_unfinished"];
     return;
   }
-  if (handshaking_.size() >= handshake_caps_.in_all) {
+  // Never fewer than one per configured peer: after a restart, every office of a VPS with more
+  // offices than the cap reconnects at once (docs/operations.md, "One VPS, many offices").
+  if (handshaking_.size() >= std::max(handshake_caps_.in_all, peers_.size())) {
     ++rejected_handshakes_["too_many_unfinished"];
     // The oldest unfinished handshake is the likeliest to be a stalled attacker.
     if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});

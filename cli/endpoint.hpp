@@ -37,7 +37,7 @@ struct PeerCounters {
 
 /// Bounds on accepted connections that have not finished the handshake (DESIGN §4.1 rule 2).
 struct HandshakeCaps {
-  std::size_t in_all = 256;    // the oldest is closed to make room for one more
+  std::size_t in_all = 256;    // or one per peer if more; the oldest is closed to make room for one more
   std::size_t per_source = 4;  // one more from that source is closed at once
 };
 

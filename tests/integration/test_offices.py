@@ -136,7 +136,11 @@ class ManyOffices(TunnelTestCase):
         vps.start()
         again = offices.wait_for("all_up", UP_TIMEOUT)
         self.assertEqual(again["offices"], OFFICES)
-        self.assertEqual(sorted({p["state"] for p in vps.status()["peers"]}), ["up"])
+        status = vps.status()
+        self.assertEqual(sorted({p["state"] for p in status["peers"]}), ["up"])
+        # Not one office was turned away on the way: neither by the flood limiter nor by the caps on
+        # unfinished handshakes.
+        self.assertEqual(status["rejected_handshakes"], {})
         lmtp_deliver(base + OFFICES - 1, b"Subject: after the restart\r\n\r\nhello")
         self.assertEqual(len(lmtp.messages), 4)
 
