@@ -50,9 +50,12 @@ def free_port_range(count: int) -> int:
 class Offices:
     """The mailtun-offices process: its JSON lines, read by a thread into a queue."""
 
-    def __init__(self, args: list[str]):
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     close_fds=True)
+    def __init__(self, args: list[str], log: Path):
+        # The offices' log goes to a file: a pipe nobody reads could fill and stall them.
+        self.log = log
+        with open(log, "wb") as stderr:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                         close_fds=True)
         self.events: queue.Queue = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -73,7 +76,7 @@ class Offices:
             except queue.Empty:
                 continue
             if got["event"] == "exited":
-                raise AssertionError(f"mailtun-offices exited ({self.proc.wait()}): {self.proc.stderr.read()!r}")
+                raise AssertionError(f"mailtun-offices exited ({self.proc.wait()}): {self.log.read_text(errors='replace')}")
             if got["event"] == event:
                 return got
 
@@ -87,7 +90,6 @@ class Offices:
                 self.proc.wait(timeout=10)
         self.reader.join(timeout=10)
         self.proc.stdout.close()
-        self.proc.stderr.close()
 
 
 class GeneratedEndpoint(Endpoint):
@@ -113,7 +115,7 @@ class ManyOffices(TunnelTestCase):
         vps.wait_for_log(r"interface vps up \(50 peers, 50 forwards, 0 exposes\)")
 
         offices = Offices([binary, "run", "--dir", str(self.h.dir), "--vps", f"127.0.0.1:{vps_port}",
-                           "--sink", f"127.0.0.1:{lmtp.port}"])
+                           "--sink", f"127.0.0.1:{lmtp.port}"], self.h.dir / "offices.log")
         self.addCleanup(offices.stop)
         up = offices.wait_for("all_up", UP_TIMEOUT)
         self.assertEqual(up["offices"], OFFICES)
