@@ -17,6 +17,7 @@
 #include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "cli/control_server.hpp"
+#include "cli/descriptor_limit.hpp"
 #include "cli/endpoint.hpp"
 #include "cli/private_memory.hpp"
 #include "cli/logging.hpp"
@@ -24,6 +25,9 @@
 
 namespace mailtun::cli {
 namespace {
+
+// systemd's STATUS= line at most this often (see run_up).
+constexpr auto status_interval = std::chrono::seconds(1);
 
 struct UpOptions {
   std::string config;
@@ -87,17 +91,37 @@ void run_up(const UpOptions& options) {
   keep_memory_private();  // before any key is read
   Config config = load_config(options.config);  // ConfigError: exit 2
   std::signal(SIGPIPE, SIG_IGN);                 // a peer that vanishes mid-write is an error code, not a death
+  if (const auto limit = raise_descriptor_limit(); limit && limit->now != limit->before) {
+    spdlog::debug("open files: limit raised from {} to {}", limit->before, limit->now);
+  }
 
   boost::asio::io_context io(1);
   // Before anything can take a while: a SIGHUP that arrives during start-up must not kill us.
   boost::asio::signal_set hangup(io, SIGHUP);
-  Endpoint endpoint(io, std::move(config));
+  // Each STATUS= line names every peer, and a VPS with 1000 offices sees thousands of state changes
+  // while they reconnect: at most one line a second, the latest state always sent in the end.
+  // Declared before the endpoint, which may report a change while it is destroyed.
   std::string last_status;
-  endpoint.on_peer_state_change([&] {
+  boost::asio::steady_timer status_timer(io);
+  std::chrono::steady_clock::time_point status_sent{};
+  bool status_due = false;
+  Endpoint endpoint(io, std::move(config));
+  const auto send_status = [&] {
+    status_sent = std::chrono::steady_clock::now();
     std::string status = "STATUS=" + endpoint.peer_summary();
     if (status == last_status) return;
     last_status = status;
     sd_notify(0, status.c_str());
+  };
+  endpoint.on_peer_state_change([&] {
+    if (status_due) return;
+    if (std::chrono::steady_clock::now() - status_sent >= status_interval) return send_status();
+    status_due = true;
+    status_timer.expires_at(status_sent + status_interval);
+    status_timer.async_wait([&](const boost::system::error_code& ec) {
+      status_due = false;
+      if (!ec) send_status();
+    });
   });
   endpoint.start();  // throws on a listener that cannot bind: exit 1
   const auto report = [&endpoint] { return endpoint.status_report(); };

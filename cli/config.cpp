@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <set>
 #include <system_error>
 #include <utility>
 
@@ -48,6 +51,64 @@ bool valid_name(std::string_view name) {
 
 constexpr std::string_view name_rule = R"(1 to 64 letters, digits, ".", "_" or "-")";
 
+/// The text of a configuration file may hold an inline private key: wiped whichever way reading
+/// or parsing ends.
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(std::string& text) : text_(text) {}
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+  ~WipeOnExit() { sodium_memzero(text_.data(), text_.size()); }
+
+ private:
+  std::string& text_;
+};
+
+/// A file of the configuration refused as a whole; `reason` follows "FILE: ".
+struct FileRefused {
+  std::string reason;
+};
+
+/// Reads the configuration file at `path` into `text` (which the caller wipes) and returns its
+/// mode; throws FileRefused if it cannot be read or others could rewrite it.
+mode_t read_config_text(const std::filesystem::path& path, std::string& text) {
+  const std::string name = path.string();
+  const auto fail = [](const std::string& message) { return FileRefused{message}; };
+  // toml::parse_file would do, but says only "could not be opened"; a mail admin running
+  // `mailtun check` as the wrong user needs to read "Permission denied".
+  const keys::FileDescriptor fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) {
+    throw fail(std::string("cannot open: ") + std::strerror(errno) + "; expected a readable TOML file");
+  }
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) throw fail(std::string("cannot stat: ") + std::strerror(errno));
+  if (!S_ISREG(status.st_mode)) throw fail("not a regular file; expected a TOML file");
+  // Whoever can rewrite the configuration can add a peer and an expose: only its owner may write it,
+  // and the owner must be this user or root (the Debian package's root:mailtun 0640 passes).
+  if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    throw fail("is writable by group or others (mode " + std::string(mode.data()) +
+               "), who could add a peer and an expose; run: chmod go-w " + name);
+  }
+  if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) throw fail("is " + *problem);
+  if (static_cast<std::uint64_t>(status.st_size) > max_config_size) {
+    throw fail("is " + std::to_string(status.st_size) + " bytes; expected a configuration file of at most " +
+               std::to_string(max_config_size) + " bytes");
+  }
+  text.assign(static_cast<std::size_t>(status.st_size), '\0');
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw fail(std::string("cannot read: ") + std::strerror(errno));
+    if (n == 0) break;  // it shrank since fstat
+    done += static_cast<std::size_t>(n);
+  }
+  text.resize(done);
+  return status.st_mode;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The loader: reads each table into a draft, then checks the drafts against each other.
 
@@ -61,6 +122,7 @@ struct InterfaceDraft {
   std::optional<SocketAddress> listen;
   std::optional<std::filesystem::path> control_socket;
   std::optional<SocketAddress> metrics_listen;
+  std::optional<std::filesystem::path> peers_dir;
   std::optional<std::string> private_key_unread;
 };
 
@@ -104,12 +166,10 @@ enum class KeyFiles { required, may_be_unreadable };
 class Loader {
  public:
   Loader(const std::filesystem::path& path, std::optional<mode_t> file_mode, KeyFiles key_files)
-      : path_(path), problems_(path.string()), file_mode_(file_mode), key_files_(key_files) {
+      : path_(path), problems_(path.string()), key_files_(key_files) {
     // systemd's LoadCredential= (see keys::locate_key_file).
     if (const char* credentials = std::getenv("CREDENTIALS_DIRECTORY")) credentials_directory_ = credentials;
-    std::error_code ignored;
-    const std::filesystem::path absolute = std::filesystem::absolute(path, ignored);
-    directory_ = (absolute.empty() ? path : absolute).parent_path();
+    files_.push_back({.mode = file_mode, .directory = directory_of(path)});
   }
 
   PeerSideConfig load(std::string_view text) {
@@ -130,7 +190,9 @@ class Loader {
     for_each_table(root, "peer", &Loader::read_peer);
     for_each_table(root, "forward", &Loader::read_forward);
     for_each_table(root, "expose", &Loader::read_expose);
-    if (peers_.empty() && !root.contains("peer")) {
+    if (interface_.peers_dir) read_peers_dir(*interface_.peers_dir);
+    // With a peers_dir, a VPS may be set up before its first office is.
+    if (peers_.empty() && !root.contains("peer") && !(interface_.reader && interface_.reader->has("peers_dir"))) {
       problems_.add(1, "peer",
                     "no [[peer]] table; expected at least one [[peer]] with the name and public_key of "
                     "the other endpoint");
@@ -147,10 +209,17 @@ class Loader {
   }
 
  private:
-  /// Each top-level key must be one of the four tables, of the right kind.
-  void check_top_level(toml::table& root) {
+  /// Each top-level key must be one of the four tables, of the right kind; a file of the
+  /// peers_dir holds no [interface].
+  void check_top_level(toml::table& root, bool fragment = false) {
     for (auto&& [key, value] : root) {
       const std::string_view name = key.str();
+      if (fragment && name == "interface") {
+        problems_.add(line_of(value), name,
+                      "not allowed in a file of peers_dir; expected only [[peer]], [[forward]] and [[expose]] "
+                      "tables here, and [interface] in " + path_.string());
+        continue;
+      }
       if (std::ranges::find(top_level_names(), name) == top_level_names().end()) {
         std::string message;
         if (const auto guess = closest(name, top_level_names())) {
@@ -193,9 +262,16 @@ class Loader {
     }
   }
 
+  static std::filesystem::path directory_of(const std::filesystem::path& file) {
+    std::error_code ignored;
+    const std::filesystem::path absolute = std::filesystem::absolute(file, ignored);
+    return (absolute.empty() ? file : absolute).parent_path();
+  }
+
+  /// A relative path is relative to the directory of the file being read.
   [[nodiscard]] std::filesystem::path resolve(const std::string& path) const {
     const std::filesystem::path p(path);
-    return p.is_absolute() ? p : (directory_ / p).lexically_normal();
+    return p.is_absolute() ? p : (files_[problems_.current()].directory / p).lexically_normal();
   }
 
   [[nodiscard]] keys::KeyFileSource key_file(const std::string& path) const {
@@ -213,11 +289,13 @@ class Loader {
   /// DESIGN §3: a secret written into the configuration file makes the file a key file, held to
   /// the same mode. Reported once per file, at the first inline secret.
   void check_inline_secret(const TableReader& reader, std::string_view key, std::string_view file_key) {
-    if (!file_mode_ || inline_secret_checked_) return;
-    inline_secret_checked_ = true;
-    if (const auto problem = keys::unsafe_key_file_mode(*file_mode_)) {
+    FileRead& file = files_[reader.file()];
+    if (!file.mode || file.inline_secret_checked) return;
+    file.inline_secret_checked = true;
+    if (const auto problem = keys::unsafe_key_file_mode(*file.mode)) {
       reader.error(key, "this file holds a secret key and is " + *problem + "; run: chmod 600 " +
-                            problems_.file() + " (or move the key to a file named by " + std::string(file_key) + ")");
+                            problems_.file(reader.file()) + " (or move the key to a file named by " +
+                            std::string(file_key) + ")");
     }
   }
 
@@ -287,7 +365,85 @@ class Loader {
         reader.error("metrics_listen", address.error());
       }
     }
+    if (const auto directory = reader.string("peers_dir", peers_dir_expected)) {
+      if (directory->empty()) {
+        reader.error("peers_dir", "empty; expected " + std::string(peers_dir_expected));
+      } else {
+        interface_.peers_dir = resolve(*directory);
+      }
+    }
     interface_.reader.emplace(std::move(reader));
+  }
+
+  static constexpr std::string_view peers_dir_expected =
+      R"(a directory of *.toml files, one per office, such as "/etc/mailtun/vps.d")";
+
+  /// interface.peers_dir: every *.toml file in it, in name order, read as if its [[peer]],
+  /// [[forward]] and [[expose]] tables were written in the main file. Whoever can write there can
+  /// add a peer and an expose, so the directory is held to the main file's rules.
+  void read_peers_dir(const std::filesystem::path& directory) {
+    const TableReader& r = *interface_.reader;
+    const std::string name = directory.string();
+    struct stat status {};
+    if (::stat(name.c_str(), &status) != 0) {
+      if (errno == ENOENT) {
+        r.error("peers_dir", name + " does not exist; expected " + std::string(peers_dir_expected) +
+                                 "; create it with: mkdir -m 0750 " + name);
+      } else {
+        r.error("peers_dir", name + ": " + std::strerror(errno) + "; expected a directory this user can read");
+      }
+      return;
+    }
+    if (!S_ISDIR(status.st_mode)) {
+      r.error("peers_dir", name + " is not a directory; expected " + std::string(peers_dir_expected));
+      return;
+    }
+    if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      r.error("peers_dir", name + " is writable by group or others, who could add a peer and an expose; run: chmod go-w " +
+                               name);
+      return;
+    }
+    if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) {
+      r.error("peers_dir", name + " is " + *problem);
+      return;
+    }
+    std::vector<std::filesystem::path> fragments;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+      const std::string file_name = entry.path().filename().string();
+      // As the shell's *.toml: hidden files (an editor's) are not read.
+      if (entry.path().extension() == ".toml" && !file_name.starts_with('.')) fragments.push_back(entry.path());
+    }
+    if (ec) {
+      r.error("peers_dir", name + ": " + ec.message() + "; expected a directory this user can read");
+      return;
+    }
+    std::ranges::sort(fragments);
+    for (const std::filesystem::path& fragment : fragments) read_fragment(fragment);
+  }
+
+  void read_fragment(const std::filesystem::path& fragment) {
+    problems_.begin_file(fragment.string());
+    files_.push_back({.directory = directory_of(fragment)});
+    std::string text;
+  const WipeOnExit wipe(text);
+    try {
+      files_.back().mode = read_config_text(fragment, text);
+    } catch (const FileRefused& e) {
+      problems_.add_whole_file(e.reason);
+      return;
+    }
+    toml::table& root = *fragment_roots_.emplace_back(std::make_unique<toml::table>());
+    try {
+      root = toml::parse(text, fragment.string());
+    } catch (const toml::parse_error& e) {
+      problems_.add_syntax(e);
+      return;
+    }
+    check_top_level(root, true);
+    for_each_table(root, "peer", &Loader::read_peer);
+    for_each_table(root, "forward", &Loader::read_forward);
+    for_each_table(root, "expose", &Loader::read_expose);
   }
 
   void read_peer(TableReader reader) {
@@ -376,7 +532,7 @@ class Loader {
     } else if (service) {
       protocol = forwarder::protocol_for_service(*service);
       if (!protocol) {
-        problems_.add(r.line("service"), r.name("protocol"),
+        r.add(r.line("service"), r.name("protocol"),
                       "not set, and service " + quote_value(*service) +
                           " has no default protocol; expected protocol = \"…\" in this table: " +
                           std::string(protocol_list) + " (tcp if none of these fits)");
@@ -490,23 +646,37 @@ class Loader {
   // Cross-checks, each reported where the later of two clashing entries is.
 
   void check_peers() {
+    // The earlier peers of each name and each key: a VPS with a peers_dir may have 1000 offices,
+    // too many to compare pairwise on every reload.
+    std::map<std::string_view, std::vector<std::size_t>> by_name;
+    std::map<std::array<std::uint8_t, keys::key_size>, std::vector<std::size_t>> by_key;
+    std::optional<keys::PublicKey> own_public_key;
+    if (interface_.private_key) own_public_key = interface_.private_key->public_key();
     for (std::size_t i = 0; i < peers_.size(); ++i) {
       const PeerDraft& peer = peers_[i];
       const TableReader& r = peer.reader;
-      for (std::size_t j = 0; j < i; ++j) {
-        const PeerDraft& earlier = peers_[j];
-        if (peer.name && earlier.name && *peer.name == *earlier.name) {
-          r.error("name", quote_value(*peer.name) + " is also the name of " + earlier.reader.prefix() + " (line " +
-                              std::to_string(earlier.reader.line("name")) + "); expected a different name for each peer");
+      if (peer.name) {
+        std::vector<std::size_t>& same = by_name[*peer.name];
+        for (const std::size_t j : same) {
+          const TableReader& earlier = peers_[j].reader;
+          r.error("name", quote_value(*peer.name) + " is also the name of " + earlier.prefix() + " (" +
+                              earlier.place("name", r) + "); expected a different name for each peer");
         }
-        if (peer.public_key && earlier.public_key && *peer.public_key == *earlier.public_key) {
-          r.error("public_key", "the same key as " + earlier.reader.prefix() + " (line " +
-                                    std::to_string(earlier.reader.line("public_key")) +
+        same.push_back(i);
+      }
+      if (peer.public_key) {
+        std::array<std::uint8_t, keys::key_size> bytes{};
+        std::ranges::copy(peer.public_key->bytes(), bytes.begin());
+        std::vector<std::size_t>& same = by_key[bytes];
+        for (const std::size_t j : same) {
+          const TableReader& earlier = peers_[j].reader;
+          r.error("public_key", "the same key as " + earlier.prefix() + " (" + earlier.place("public_key", r) +
                                     "); expected a different public key for each peer");
         }
+        same.push_back(i);
       }
       if (peer.public_key && interface_.private_key) {
-        if (*peer.public_key == interface_.private_key->public_key()) {
+        if (*peer.public_key == *own_public_key) {
           r.error("public_key",
                   "this is this endpoint's own public key; expected the other endpoint's public key "
                   "(`mailtun pubkey` on the other endpoint's private key)");
@@ -520,7 +690,7 @@ class Loader {
       }
       if (interface_.reader && !interface_.listen && !interface_.reader->has("listen") && !peer.endpoint &&
           !r.has("endpoint")) {
-        problems_.add(r.table_line(), r.name("endpoint"),
+        r.add(r.table_line(), r.name("endpoint"),
                       "not set, and interface.listen is not set either, so nothing would ever connect to this "
                       "peer; expected endpoint = \"host:port\" here on the side that dials out (the office), or "
                       "listen = \"0.0.0.0:7424\" in [interface] on the side that accepts (the VPS)");
@@ -530,16 +700,24 @@ class Loader {
 
   /// The peer called `name` was configured (even if the rest of its table has errors, which are
   /// reported there); otherwise reports KEY and suggests the closest name.
-  void check_peer_reference(const std::string& key, const std::string& name, std::uint32_t line) {
-    std::vector<std::string_view> names;
-    for (const PeerDraft& peer : peers_) {
-      // Duplicate names are reported at the peer; list each once here.
-      if (peer.name && std::ranges::find(names, *peer.name) == names.end()) names.push_back(*peer.name);
+  void check_peer_reference(const TableReader& r, const std::string& key, const std::string& name, std::uint32_t line) {
+    if (!peer_names_) {
+      // Once for all references: there may be a forward per office.
+      PeerNames& known = peer_names_.emplace();
+      for (const PeerDraft& peer : peers_) {
+        // Duplicate names are reported at the peer; list each once here.
+        if (!peer.name) {
+          known.some_unnamed = true;
+        } else if (known.set.insert(*peer.name).second) {
+          known.in_order.push_back(*peer.name);
+        }
+      }
     }
-    if (std::ranges::find(names, name) != names.end()) return;
+    const std::vector<std::string_view>& names = peer_names_->in_order;
+    if (peer_names_->set.contains(name)) return;
     // No peers at all, or one whose name is missing or invalid: reported already, and the one
     // meant may be among them.
-    if (peers_.empty() || std::ranges::any_of(peers_, [](const PeerDraft& peer) { return !peer.name; })) return;
+    if (peers_.empty() || peer_names_->some_unnamed) return;
     std::string message = quote_value(name) + " is not the name of any [[peer]]";
     if (const auto guess = closest(name, names)) {
       message += "; did you mean \"" + std::string(*guess) + "\"?";
@@ -549,17 +727,18 @@ class Loader {
       std::vector<std::string_view> views(quoted_names.begin(), quoted_names.end());
       message += "; expected " + joined(views, " or ");
     }
-    problems_.add(line, key, message);
+    r.add(line, key, message);
   }
 
   void check_forwards() {
     // Every address a listener of this endpoint binds, to find two that would clash at bind().
     struct Bound {
       SocketAddress address;
-      std::string owner;
-      std::uint32_t line;
+      const TableReader* reader;
+      std::string key;
     };
-    std::vector<Bound> bound;
+    // Only listeners on one port can clash: by port, so 1000 forwards are not compared pairwise.
+    std::map<std::uint16_t, std::vector<Bound>> bound;
     const auto overlaps = [](const SocketAddress& a, const SocketAddress& b) {
       // A wildcard takes the port on every address of its family; "::" on Linux takes IPv4 too.
       const auto covers = [](const SocketAddress& wild, const SocketAddress& other) {
@@ -569,15 +748,16 @@ class Loader {
     };
     // Reports `key` of `r` if its address clashes with one taken before, then takes it.
     const auto take = [&](const TableReader& r, std::string_view key, const SocketAddress& address) {
-      for (const Bound& other : bound) {
+      std::vector<Bound>& same_port = bound[address.port];
+      for (const Bound& other : same_port) {
         if (overlaps(address, other.address)) {
-          r.error(key, address.to_string() + " clashes with " + other.address.to_string() + " of " + other.owner +
-                           " (line " + std::to_string(other.line) +
+          r.error(key, address.to_string() + " clashes with " + other.address.to_string() + " of " +
+                           other.reader->name(other.key) + " (" + other.reader->place(other.key, r) +
                            "); expected a different address or port for each listener");
           break;
         }
       }
-      bound.push_back({address, r.name(key), r.line(key)});
+      same_port.push_back({address, &r, std::string(key)});
     };
     if (interface_.listen) take(*interface_.reader, "listen", *interface_.listen);
     if (interface_.metrics_listen) take(*interface_.reader, "metrics_listen", *interface_.metrics_listen);
@@ -585,9 +765,9 @@ class Loader {
       const TableReader& r = forward.reader;
       for (std::size_t k = 0; forward.peers && k < forward.peers->size(); ++k) {
         if (forward.peers_key == "peer") {
-          check_peer_reference(r.name("peer"), (*forward.peers)[k], r.line("peer"));
+          check_peer_reference(r, r.name("peer"), (*forward.peers)[k], r.line("peer"));
         } else {
-          check_peer_reference(r.name("peers") + "[" + std::to_string(k) + "]", (*forward.peers)[k], r.line("peers", k));
+          check_peer_reference(r, r.name("peers") + "[" + std::to_string(k) + "]", (*forward.peers)[k], r.line("peers", k));
         }
       }
       if (!forward.listen) continue;
@@ -613,14 +793,14 @@ class Loader {
         const ExposeDraft& earlier = exposes_[j];
         if (expose.service && earlier.service && *expose.service == *earlier.service) {
           r.error("service", quote_value(*expose.service) + " is already exposed by " + earlier.reader.prefix() +
-                                 " (line " + std::to_string(earlier.reader.line("service")) +
+                                 " (" + earlier.reader.place("service", r) +
                                  "); expected each service name once (list several peers in one expose's peers)");
           break;
         }
       }
       if (expose.peers) {
         for (std::size_t k = 0; k < expose.peers->size(); ++k) {
-          check_peer_reference(r.name("peers") + "[" + std::to_string(k) + "]", (*expose.peers)[k],
+          check_peer_reference(r, r.name("peers") + "[" + std::to_string(k) + "]", (*expose.peers)[k],
                                r.line("peers", k));
         }
       }
@@ -672,17 +852,31 @@ class Loader {
     return config;
   }
 
+  /// What the checks need to know of each file read, by its index in problems_.
+  struct FileRead {
+    std::optional<mode_t> mode;  // none for text given to parse_config
+    std::filesystem::path directory;
+    bool inline_secret_checked = false;
+  };
+
   std::filesystem::path path_;
-  std::filesystem::path directory_;
   Problems problems_;
-  std::optional<mode_t> file_mode_;
+  std::vector<FileRead> files_;
+  // The parsed files of peers_dir, which the TableReaders in the drafts point into.
+  std::vector<std::unique_ptr<toml::table>> fragment_roots_;
   KeyFiles key_files_;
   std::string credentials_directory_;
-  bool inline_secret_checked_ = false;
   InterfaceDraft interface_;
   std::vector<PeerDraft> peers_;
   std::vector<ForwardDraft> forwards_;
   std::vector<ExposeDraft> exposes_;
+  /// The names of peers_, for check_peer_reference, once they are all read.
+  struct PeerNames {
+    std::set<std::string_view, std::less<>> set;
+    std::vector<std::string_view> in_order;
+    bool some_unnamed = false;
+  };
+  std::optional<PeerNames> peer_names_;
 };
 
 std::string join_lines(const std::vector<std::string>& lines) {
@@ -711,48 +905,15 @@ Config parse_config(std::string_view text, const std::filesystem::path& path) {
 namespace {
 
 PeerSideConfig read_and_load(const std::filesystem::path& path, KeyFiles key_files) {
-  const std::string name = path.string();
-  const auto fail = [&name](const std::string& message) -> ConfigError {
-    return ConfigError({name + ": " + message});
-  };
-  // toml::parse_file would do, but says only "could not be opened"; a mail admin running
-  // `mailtun check` as the wrong user needs to read "Permission denied".
-  const keys::FileDescriptor fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) {
-    throw fail(std::string("cannot open: ") + std::strerror(errno) + "; expected a readable TOML file");
+  std::string text;
+  const WipeOnExit wipe(text);
+  mode_t mode = 0;
+  try {
+    mode = read_config_text(path, text);
+  } catch (const FileRefused& e) {
+    throw ConfigError({path.string() + ": " + e.reason});
   }
-  struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) throw fail(std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(status.st_mode)) throw fail("not a regular file; expected a TOML file");
-  // Whoever can rewrite the configuration can add a peer and an expose: only its owner may write it,
-  // and the owner must be this user or root (the Debian package's root:mailtun 0640 passes).
-  if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    std::array<char, 8> mode{};
-    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(status.st_mode & 07777));
-    throw fail("is writable by group or others (mode " + std::string(mode.data()) +
-               "), who could add a peer and an expose; run: chmod go-w " + name);
-  }
-  if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) throw fail("is " + *problem);
-  if (static_cast<std::uint64_t>(status.st_size) > max_config_size) {
-    throw fail("is " + std::to_string(status.st_size) + " bytes; expected a configuration file of at most " +
-               std::to_string(max_config_size) + " bytes");
-  }
-  std::string text(static_cast<std::size_t>(status.st_size), '\0');
-  // The text may hold an inline private key; wipe it whichever way reading or parsing ends.
-  struct Wipe {
-    std::string& target;
-    ~Wipe() { sodium_memzero(target.data(), target.size()); }
-  } wipe{text};
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw fail(std::string("cannot read: ") + std::strerror(errno));
-    if (n == 0) break;  // it shrank since fstat
-    done += static_cast<std::size_t>(n);
-  }
-  text.resize(done);
-  return Loader(path, status.st_mode, key_files).load(text);
+  return Loader(path, mode, key_files).load(text);
 }
 
 }  // namespace

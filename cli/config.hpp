@@ -123,7 +123,9 @@ class ConfigError : public CommandError {
 };
 
 /// Reads and checks the configuration at `path`, including the key files it names (relative key
-/// file paths are relative to the configuration file's directory). Throws ConfigError listing every
+/// file paths are relative to the configuration file's directory) and the files of its
+/// interface.peers_dir, whose tables are merged in after the file's own, in file name order; errors
+/// in those name their own file. Throws ConfigError listing every
 /// problem. A file that holds a private key or preshared key inline must be as private as a key
 /// file (DESIGN §3: no access for group or others).
 [[nodiscard]] Config load_config(const std::filesystem::path& path);
@@ -145,7 +147,8 @@ struct PeerSideConfig {
 [[nodiscard]] PeerSideConfig load_peer_side_config(const std::filesystem::path& path);
 
 /// As load_config, for text already read, as if it came from `path` (which names the file in
-/// messages and anchors relative paths; it is not read, and its mode is not checked).
+/// messages and anchors relative paths; it is not read, and its mode is not checked). The files of
+/// a peers_dir it names are read as load_config reads them.
 [[nodiscard]] Config parse_config(std::string_view text, const std::filesystem::path& path);
 
 }  // namespace mailtun::cli

@@ -216,6 +216,7 @@ void Endpoint::start_dialer(std::size_t peer, bool dial_now) {
         peers_[peer]->last_error = why;
         notify_peer_state_change();
       });
+  if (dial_source_) state.dialer->bind_source(*dial_source_);
   // Without dial_now the dialer starts when the current connection is lost (on_closed).
   if (dial_now) state.dialer->start();
 }
@@ -375,7 +376,9 @@ void Endpoint::on_accepted(tcp::socket socket) {
     ++rejected_handshakes_["too_many_unfinished"];
     return;
   }
-  if (handshaking_.size() >= handshake_caps_.in_all) {
+  // Never fewer than one per configured peer: after a restart, every office of a VPS with more
+  // offices than the cap reconnects at once (docs/operations.md, "One VPS, many offices").
+  if (handshaking_.size() >= std::max(handshake_caps_.in_all, peers_.size())) {
     ++rejected_handshakes_["too_many_unfinished"];
     // The oldest unfinished handshake is the likeliest to be a stalled attacker.
     if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});

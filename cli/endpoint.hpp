@@ -38,7 +38,7 @@ struct PeerCounters {
 
 /// Bounds on accepted connections that have not finished the handshake (DESIGN §4.1 rule 2).
 struct HandshakeCaps {
-  std::size_t in_all = 256;    // the oldest is closed to make room for one more
+  std::size_t in_all = 256;    // or one per peer if more; the oldest is closed to make room for one more
   std::size_t per_source = 4;  // one more from that source is closed at once
 };
 
@@ -75,6 +75,9 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   [[nodiscard]] StatusReport status_report() const;
   /// One line naming each peer's state ("peer office up; peer vps2 down"), for systemd's STATUS=.
   [[nodiscard]] std::string peer_summary() const;
+  /// Every dialer connects from `address` (before start()): the office simulator
+  /// (bench/offices.cpp) runs many offices in one process, each from its own loopback address.
+  void set_dial_source(boost::asio::ip::address address) { dial_source_ = address; }
   /// Called whenever a peer's state may have changed (up, down, connecting).
   void on_peer_state_change(std::function<void()> callback) { on_peer_state_change_ = std::move(callback); }
 
@@ -179,6 +182,7 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
   bool shutting_down_ = false;
   std::function<void()> shutdown_done_;
   std::unique_ptr<boost::asio::steady_timer> shutdown_timer_;
+  std::optional<boost::asio::ip::address> dial_source_;  // see set_dial_source
 };
 
 }  // namespace mailtun::cli

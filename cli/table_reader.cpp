@@ -10,8 +10,9 @@ namespace mailtun::cli {
 
 namespace {
 
-constexpr std::array<std::string_view, 6> interface_keys{"name",   "private_key_file", "private_key",
-                                                          "listen", "control_socket",   "metrics_listen"};
+constexpr std::array<std::string_view, 7> interface_keys{"name",           "private_key_file", "private_key",
+                                                          "listen",         "control_socket",   "metrics_listen",
+                                                          "peers_dir"};
 constexpr std::array<std::string_view, 8> peer_keys{"name",          "public_key", "preshared_key_file",
                                                      "preshared_key", "endpoint",   "keepalive",
                                                      "max_streams",   "max_session_age"};
@@ -61,20 +62,32 @@ std::string_view type_name(const toml::node& node) {
 
 // ---------------------------------------------------------------------------------------------
 
-void Problems::add(std::uint32_t line, std::string_view key, std::string_view message) {
-  list_.push_back({line, file_ + ":" + std::to_string(line) + ": " + std::string(key) + ": " + std::string(message)});
+std::size_t Problems::begin_file(std::string file) {
+  files_.push_back(std::move(file));
+  return current();
+}
+
+void Problems::add(std::size_t file, std::uint32_t line, std::string_view key, std::string_view message) {
+  list_.push_back({file, line,
+                   files_[file] + ":" + std::to_string(line) + ": " + std::string(key) + ": " + std::string(message)});
+}
+
+void Problems::add_whole_file(std::string_view message) {
+  list_.push_back({current(), 0, file() + ": " + std::string(message)});
 }
 
 void Problems::add_syntax(const toml::parse_error& e) {
   const auto& where = e.source().begin;
-  list_.push_back({where.line, file_ + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
+  list_.push_back({current(), where.line, file() + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) +
                                    ": invalid TOML: " + without_base64_runs(e.description()) +
                                    "; expected TOML (https://toml.io): strings in double quotes, tables "
                                    "as [interface] and [[peer]]"});
 }
 
 void Problems::raise() {
-  std::ranges::stable_sort(list_, {}, &Problem::line);
+  std::ranges::stable_sort(list_, [](const Problem& a, const Problem& b) {
+    return a.file != b.file ? a.file < b.file : a.line < b.line;
+  });
   std::vector<std::string> lines;
   lines.reserve(list_.size());
   for (Problem& p : list_) lines.push_back(std::move(p.text));
@@ -84,7 +97,7 @@ void Problems::raise() {
 // ---------------------------------------------------------------------------------------------
 
 TableReader::TableReader(Problems& problems, toml::table& table, std::string prefix, const TableKind& kind)
-    : problems_(&problems), table_(&table), prefix_(std::move(prefix)) {
+    : problems_(&problems), file_(problems.current()), table_(&table), prefix_(std::move(prefix)) {
   for (auto&& [key, value] : table) {
     if (std::ranges::find(kind.keys, key.str()) != kind.keys.end()) continue;
     std::string message = "unknown key";
@@ -96,9 +109,15 @@ TableReader::TableReader(Problems& problems, toml::table& table, std::string pre
       message += "; expected one of " + joined(kind.keys, " or ");
     }
     // The value is not shown: an unknown key may well be a misspelt private_key.
-    problems.add(line_of(value), looks_like_key(key.str()) ? prefix_ + ".(a key name like a key)" : name(key.str()),
+    add(line_of(value), looks_like_key(key.str()) ? prefix_ + ".(a key name like a key)" : name(key.str()),
                  message);
   }
+}
+
+std::string TableReader::place(std::string_view key, const TableReader& reader) const {
+  std::string text = "line " + std::to_string(line(key));
+  if (file_ != reader.file_) text += " of " + problems_->file(file_);
+  return text;
 }
 
 std::uint32_t TableReader::line(std::string_view key) const {
@@ -113,7 +132,7 @@ std::uint32_t TableReader::line(std::string_view key, std::size_t index) const {
 }
 
 void TableReader::missing(std::string_view key, std::string_view expected) const {
-  problems_->add(table_line(), name(key), "missing; expected " + std::string(expected));
+  add(table_line(), name(key), "missing; expected " + std::string(expected));
 }
 
 std::optional<std::string> TableReader::string(std::string_view key, std::string_view expected) const {
@@ -180,7 +199,7 @@ std::optional<std::vector<std::string>> TableReader::strings(std::string_view ke
     if (const auto* value = element.as_string()) {
       out.push_back(value->get());
     } else {
-      problems_->add(line_of(element), name(key) + "[" + std::to_string(i) + "]",
+      add(line_of(element), name(key) + "[" + std::to_string(i) + "]",
                      "got " + std::string(type_name(element)) + "; expected a string");
       ok = false;
     }
@@ -190,7 +209,7 @@ std::optional<std::vector<std::string>> TableReader::strings(std::string_view ke
 }
 
 void TableReader::wrong_type(std::string_view key, const toml::node& node, const std::string& expected) const {
-  problems_->add(line_of(node), name(key), "got " + std::string(type_name(node)) + "; expected " + expected);
+  add(line_of(node), name(key), "got " + std::string(type_name(node)) + "; expected " + expected);
 }
 
 }  // namespace mailtun::cli

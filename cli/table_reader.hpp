@@ -38,30 +38,43 @@ struct TableKind {
 
 [[nodiscard]] inline std::uint32_t line_of(const toml::node& node) { return node.source().begin.line; }
 
-/// Where errors go while a file is checked. Collects them all; nothing throws until raise().
+/// Where errors go while a configuration is checked: the main file, then each file of its
+/// peers_dir in turn. Collects them all; nothing throws until raise().
 class Problems {
  public:
-  /// `file` names the file at the start of every message.
-  explicit Problems(std::string file) : file_(std::move(file)) {}
+  /// `file` names the main file at the start of every message.
+  explicit Problems(std::string file) : files_{std::move(file)} {}
 
-  /// Adds "FILE:LINE: KEY: MESSAGE".
-  void add(std::uint32_t line, std::string_view key, std::string_view message);
+  /// From now on, add() and new TableReaders speak of `file`; returns its index for add().
+  std::size_t begin_file(std::string file);
+  /// The index of the file being read (0 for the main file).
+  [[nodiscard]] std::size_t current() const { return files_.size() - 1; }
+
+  /// Adds "FILE:LINE: KEY: MESSAGE" for the file being read.
+  void add(std::uint32_t line, std::string_view key, std::string_view message) { add(current(), line, key, message); }
+  /// Adds "FILE:LINE: KEY: MESSAGE" for file number `file`.
+  void add(std::size_t file, std::uint32_t line, std::string_view key, std::string_view message);
+  /// Adds "FILE: MESSAGE" for the file being read, about the file as a whole (it cannot be read).
+  void add_whole_file(std::string_view message);
   /// A TOML syntax error, which toml++ places at a line and column. Runs of base64 in its
   /// description are cut out, as they could be part of a key.
   void add_syntax(const toml::parse_error& e);
   [[nodiscard]] bool empty() const { return list_.empty(); }
-  [[nodiscard]] const std::string& file() const { return file_; }
+  /// The file being read.
+  [[nodiscard]] const std::string& file() const { return files_.back(); }
+  [[nodiscard]] const std::string& file(std::size_t index) const { return files_[index]; }
 
-  /// Throws ConfigError with every problem, in the order of the file.
+  /// Throws ConfigError with every problem, in the order of the files and of each file.
   [[noreturn]] void raise();
 
  private:
   struct Problem {
+    std::size_t file;
     std::uint32_t line;
     std::string text;
   };
 
-  std::string file_;
+  std::vector<std::string> files_;
   std::vector<Problem> list_;
 };
 
@@ -74,6 +87,11 @@ class TableReader {
   TableReader(Problems& problems, toml::table& table, std::string prefix, const TableKind& kind);
 
   [[nodiscard]] const std::string& prefix() const { return prefix_; }
+  /// The index in Problems of the file this table is in.
+  [[nodiscard]] std::size_t file() const { return file_; }
+  /// Where `key` is, as a message about a table in `reader`'s file says it: "line N", or
+  /// "line N of FILE" when this table is in another file.
+  [[nodiscard]] std::string place(std::string_view key, const TableReader& reader) const;
   /// "PREFIX.KEY", as KEY is named in messages.
   [[nodiscard]] std::string name(std::string_view key) const { return prefix_ + "." + std::string(key); }
   [[nodiscard]] bool has(std::string_view key) const { return table_->contains(key); }
@@ -84,10 +102,14 @@ class TableReader {
   [[nodiscard]] std::uint32_t line(std::string_view key, std::size_t index) const;
 
   /// Reports `message` about `key`, at line(key).
-  void error(std::string_view key, std::string_view message) const { problems_->add(line(key), name(key), message); }
+  void error(std::string_view key, std::string_view message) const { add(line(key), name(key), message); }
   /// Reports `message` about element `index` of the array at `key`, as KEY[index], at its line.
   void error(std::string_view key, std::size_t index, std::string_view message) const {
-    problems_->add(line(key, index), name(key) + "[" + std::to_string(index) + "]", message);
+    add(line(key, index), name(key) + "[" + std::to_string(index) + "]", message);
+  }
+  /// Reports `message` about `key` (as named in messages) at `line` of this table's file.
+  void add(std::uint32_t line, std::string_view key, std::string_view message) const {
+    problems_->add(file_, line, key, message);
   }
   /// Reports `key` missing, at the table's heading.
   void missing(std::string_view key, std::string_view expected) const;
@@ -111,6 +133,7 @@ class TableReader {
   void wrong_type(std::string_view key, const toml::node& node, const std::string& expected) const;
 
   Problems* problems_;
+  std::size_t file_;
   toml::table* table_;  // not const: secret_string() lets the caller wipe values in place
   std::string prefix_;
 };

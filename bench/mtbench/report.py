@@ -204,6 +204,7 @@ def side_memory(run: dict, state: str, side: str, kind: str) -> Optional[float]:
 # ---- the document -------------------------------------------------------------------------------
 
 ANALYSIS = "analysis.md"
+OFFICES = "offices.md"
 
 
 def is_reduced(params: dict) -> bool:
@@ -218,9 +219,10 @@ def write(results: dict, out: Path) -> None:
     text = render(results, out.stem, drawn)
     # What no run measures by itself (the profile, what changed and why) is written by hand beside
     # the charts and kept when the report is regenerated.
-    analysis = directory / ANALYSIS
-    if analysis.exists():
-        text += "\n" + analysis.read_text()
+    # The many-offices figures come from a run of their own (bench/offices.py), kept likewise.
+    for kept in (OFFICES, ANALYSIS):
+        if (directory / kept).exists():
+            text += "\n" + (directory / kept).read_text()
     out.write_text(text)
 
 

@@ -231,6 +231,24 @@ def recv_line(sock: socket.socket, deadline: float, limit: int = 4096) -> bytes:
     raise AssertionError(f"line longer than {limit} bytes")
 
 
+def lmtp_deliver(port: int, body: bytes) -> None:
+    """One LMTP transaction (LHLO, MAIL, RCPT, DATA) to `port`; fails unless the message is accepted."""
+    deadline = time.monotonic() + SOCKET_TIMEOUT
+    with connect(port) as c:
+        greeting = recv_line(c, deadline)
+        assert greeting.startswith(b"220 "), greeting
+        for line, reply in ((b"LHLO vps.example.test", b"250 "), (b"MAIL FROM:<a@example.test>", b"250 "),
+                            (b"RCPT TO:<b@example.test>", b"250 "), (b"DATA", b"354 ")):
+            c.sendall(line + b"\r\n")
+            got = recv_line(c, deadline)
+            while got.startswith(b"250-"):
+                got = recv_line(c, deadline)
+            assert got.startswith(reply), (line, got)
+        c.sendall(body + b"\r\n.\r\n")
+        got = recv_line(c, deadline)
+        assert got.startswith(b"250 "), got
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -310,6 +328,31 @@ class ExposeEntry:
     proxy_sources: Optional[list[str]] = None
 
 
+def peer_and_forward_lines(peers: list[PeerEntry], forwards: list[ForwardEntry]) -> list[str]:
+    """The [[peer]] and [[forward]] tables, as in a main file or a file of its peers_dir."""
+    lines = []
+    for p in peers:
+        lines += ["", "[[peer]]", f"name = {toml_string(p.name)}", f"public_key = {toml_string(p.public_key)}"]
+        if p.preshared_key_file is not None:
+            lines.append(f"preshared_key_file = {toml_string(str(p.preshared_key_file))}")
+        if p.endpoint_port is not None:
+            lines.append(f"endpoint = {toml_string(f'{LOOPBACK}:{p.endpoint_port}')}")
+        if p.keepalive is not None:
+            lines.append(f"keepalive = {p.keepalive}")
+        if p.max_session_age is not None:
+            lines.append(f"max_session_age = {p.max_session_age}")
+    for f in forwards:
+        lines += ["", "[[forward]]", f"service = {toml_string(f.service)}",
+                  f"listen = {toml_string(f'{LOOPBACK}:{f.port}')}"]
+        if isinstance(f.peer, list):
+            lines.append("peers = [" + ", ".join(toml_string(p) for p in f.peer) + "]")
+        else:
+            lines.append(f"peer = {toml_string(f.peer)}")
+        if f.protocol is not None:
+            lines.append(f"protocol = {toml_string(f.protocol)}")
+    return lines
+
+
 # ---- an endpoint process --------------------------------------------------------------------
 
 class Endpoint:
@@ -329,6 +372,7 @@ class Endpoint:
         self.log_paths: list[Path] = []
         self.exit_codes: list[int] = []
         self.metrics_port: Optional[int] = None
+        self.peers_dir: Optional[Path] = None  # interface.peers_dir, if set
 
     # configuration
 
@@ -376,25 +420,9 @@ class Endpoint:
         lines.append(f"control_socket = {toml_string(str(self.control_socket))}")
         if self.metrics_port is not None:
             lines.append(f"metrics_listen = {toml_string(f'{LOOPBACK}:{self.metrics_port}')}")
-        for p in self.peers:
-            lines += ["", "[[peer]]", f"name = {toml_string(p.name)}", f"public_key = {toml_string(p.public_key)}"]
-            if p.preshared_key_file is not None:
-                lines.append(f"preshared_key_file = {toml_string(str(p.preshared_key_file))}")
-            if p.endpoint_port is not None:
-                lines.append(f"endpoint = {toml_string(f'{LOOPBACK}:{p.endpoint_port}')}")
-            if p.keepalive is not None:
-                lines.append(f"keepalive = {p.keepalive}")
-            if p.max_session_age is not None:
-                lines.append(f"max_session_age = {p.max_session_age}")
-        for f in self.forwards:
-            lines += ["", "[[forward]]", f"service = {toml_string(f.service)}",
-                      f"listen = {toml_string(f'{LOOPBACK}:{f.port}')}"]
-            if isinstance(f.peer, list):
-                lines.append("peers = [" + ", ".join(toml_string(p) for p in f.peer) + "]")
-            else:
-                lines.append(f"peer = {toml_string(f.peer)}")
-            if f.protocol is not None:
-                lines.append(f"protocol = {toml_string(f.protocol)}")
+        if self.peers_dir is not None:
+            lines.append(f"peers_dir = {toml_string(str(self.peers_dir))}")
+        lines += peer_and_forward_lines(self.peers, self.forwards)
         for e in self.exposes:
             lines += ["", "[[expose]]", f"service = {toml_string(e.service)}",
                       f"target = {toml_string(f'{LOOPBACK}:{e.target_port}')}",

@@ -41,3 +41,15 @@ mailtun_integration_test(reload 60)               # SIGHUP: changes apply, untou
 mailtun_integration_test(status 60)               # mailtun status and /metrics against a running pair: the counters move
 mailtun_integration_test(systemd_notify 60)       # the unit's ExecStart under a fake NOTIFY_SOCKET: READY, STATUS, WATCHDOG
 mailtun_integration_test(init_pair 60)            # init for both roles: the generated pair carries LMTP
+mailtun_integration_test(peers_dir 60)            # peers_dir: an office file added or removed takes effect on reload
+
+# One VPS endpoint, 50 offices (bench/offices.cpp runs them in one process): all up, mail through
+# their forwards, all back after the VPS restarts. Seconds long; the 1000-office figures are a
+# benchmark (bench/offices.py), never part of CI.
+add_test(NAME integration_offices
+         COMMAND ${Python3_EXECUTABLE} -m unittest -v test_offices
+         WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+set_tests_properties(integration_offices PROPERTIES
+                     ENVIRONMENT "MAILTUN=$<TARGET_FILE:mailtun>;MAILTUN_OFFICES=$<TARGET_FILE:mailtun-offices>;PYTHONDONTWRITEBYTECODE=1;PYTHONUNBUFFERED=1"
+                     TIMEOUT 90
+                     LABELS integration)

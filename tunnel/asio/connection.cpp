@@ -15,7 +15,10 @@ namespace {
 // One read takes whatever the kernel has, up to this much: large enough for several full records.
 constexpr std::size_t read_buffer_size = 256 * 1024;
 // Before the session is established: the handshake message and what follows it in the same read.
-constexpr std::size_t handshake_read_size = 64 * 1024;
+// Small, as a VPS endpoint holds one per office while a reconnect storm lasts; what does not fit is
+// read next time, into the session's record buffer.
+constexpr std::size_t handshake_read_size = 4 * 1024;
+static_assert(handshake_read_size >= initiation_wire_len && handshake_read_size >= response_wire_len);
 // After a graceful close (drained), queued bytes (the last FIN, GOAWAY) get this long to leave.
 constexpr auto close_linger = std::chrono::seconds(2);
 // A peer may grant any credit (up to 2^32-1 per stream) and then stop reading: the windows alone
@@ -130,6 +133,7 @@ void Connection::on_readable() {
   const bool into_records = !into.empty();
   if (into_records) {
     into = into.first(std::min(into.size(), read_buffer_size));
+    read_buffer_.reset();  // the handshake is over: an idle connection keeps no buffer it will not use
   } else {
     // Allocated on first use and not zero-filled: pages the kernel never writes are never touched.
     if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::uint8_t[]>(handshake_read_size);

@@ -62,15 +62,34 @@ void Dialer::attempt() {
       boost::system::error_code ignored;
       socket->close(ignored);
     });
-    net::async_connect(*socket, results, [self, socket, timed_out](const boost::system::error_code& cec,
-                                                                   const tcp::endpoint&) {
+    auto done = [self, socket, timed_out](const boost::system::error_code& cec) {
       if (self->stopped_) return;
       self->timer_.cancel();
       self->socket_.reset();
       if (*timed_out) return self->schedule("cannot connect to " + self->endpoint_text() + ": timed out");
       if (cec) return self->schedule("cannot connect to " + self->endpoint_text() + ": " + cec.message());
       self->on_connected_(std::move(*socket));
-    });
+    };
+    if (!self->source_) {
+      return net::async_connect(*socket, results,
+                                [done](const boost::system::error_code& cec, const tcp::endpoint&) { done(cec); });
+    }
+    // From a given address: the first address of its family only, as connecting to another
+    // would reopen the socket and lose the bind.
+    for (const auto& entry : results) {
+      const tcp::endpoint target = entry.endpoint();
+      if (target.address().is_v4() != self->source_->is_v4()) continue;
+      boost::system::error_code bec;
+      socket->open(target.protocol(), bec);
+      if (!bec) socket->bind(tcp::endpoint(*self->source_, 0), bec);
+      if (bec) {
+        self->timer_.cancel();
+        return self->schedule("cannot bind to " + self->source_->to_string() + ": " + bec.message());
+      }
+      return socket->async_connect(target, done);
+    }
+    self->timer_.cancel();
+    self->schedule(self->host_ + " has no address of the family of " + self->source_->to_string());
   });
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -27,6 +28,9 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   Dialer(net::any_io_executor executor, std::string peer_name, std::string host, std::string port,
          OnConnected on_connected, OnFailed on_failed = nullptr);
 
+  /// Connects from `address` (any port) rather than from the address the kernel picks; before
+  /// start(). For the office simulator, whose offices each come from an address of their own.
+  void bind_source(net::ip::address address) { source_ = address; }
   /// Dials now.
   void start();
   /// The connection it made is established: the next failure starts backoff from the beginning.
@@ -52,6 +56,7 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   std::shared_ptr<tcp::socket> socket_;
   Backoff backoff_;
   std::mt19937_64 rng_;
+  std::optional<net::ip::address> source_;
   std::string last_failure_;  // logged once until it changes or the peer comes up
   bool stopped_ = false;
   bool backing_off_ = false;

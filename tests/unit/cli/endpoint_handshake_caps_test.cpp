@@ -117,5 +117,36 @@ TEST_F(EndpointHandshakeCapsTest, AtTheTotalCapTheOldestUnfinishedHandshakeIsClo
   EXPECT_TRUE(open_and_silent(newest)) << "the newest connection did not get the freed slot";
 }
 
+// A VPS with more offices than the total cap: after a restart every office reconnects at once, and
+// each must keep its slot until its handshake is done, so the total is at least one per peer.
+TEST_F(EndpointHandshakeCapsTest, TheTotalCapIsAtLeastOnePerConfiguredPeer) {
+  Config config = testing::loopback_config({"vps", 1, 0}, {"office", 2, 0}, /*dial=*/false);
+  for (std::uint8_t i = 3; i <= 6; ++i) {
+    config.peers.push_back({.name = "office" + std::to_string(i), .public_key = testing::fixed_private_key(i).public_key()});
+  }
+  endpoint_ = std::make_unique<Endpoint>(io_, std::move(config), HandshakeCaps{.in_all = 2, .per_source = 4});
+  endpoint_->start();
+  listen_ = *endpoint_->tunnel_listen_endpoint();
+  // Five peers: five unfinished handshakes, from five sources, all kept.
+  const std::array<const char*, 5> sources{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"};
+  std::vector<tcp::socket> held;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    held.push_back(connect_silently(sources[i]));
+    ASSERT_TRUE(accepted(i + 1));
+  }
+  EXPECT_EQ(refused_as_unfinished(), 0U);
+  for (std::size_t i = 0; i < held.size(); ++i) EXPECT_TRUE(open_and_silent(held[i])) << sources[i];
+
+  // A sixth is one too many: the oldest makes room.
+  tcp::socket sixth = connect_silently("127.0.0.7");
+  testing::PolledReader oldest_reader(held.front());
+  ASSERT_TRUE(run_until(io_, [&] {
+    oldest_reader.poll();
+    return oldest_reader.eof || oldest_reader.failed;
+  }, well_before_the_handshake_deadline)) << "the oldest unfinished handshake was not closed at the cap";
+  EXPECT_EQ(refused_as_unfinished(), 1U);
+  EXPECT_TRUE(open_and_silent(sixth));
+}
+
 }  // namespace
 }  // namespace mailtun::cli
