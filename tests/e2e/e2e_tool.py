@@ -298,6 +298,9 @@ def cmd_mailstats(a):
         f.seek(a.offset)
         lines = f.read().decode("utf-8", "replace").splitlines()
     accepted, deferred, deferred_421, sent, bounced = set(), 0, 0, set(), 0
+    # Deferred after the end of data went out: the one case where SMTP itself may deliver twice
+    # (the server took the message, its reply was lost with the connection: RFC 1047)
+    maybe_twice = 0
     by_qid = {}
     sample_421 = ""
     for line in lines:
@@ -312,6 +315,8 @@ def cmd_mailstats(a):
         for rest in by_qid.get(qid, []):
             if "status=deferred" in rest:
                 deferred += 1
+                if "may be sent more than once" in rest:
+                    maybe_twice += 1
                 if "421 4.4.1 mailtun" in rest:
                     deferred_421 += 1
                     sample_421 = sample_421 or rest
@@ -329,6 +334,7 @@ def cmd_mailstats(a):
         "postfix_sent": len(sent),
         "deferred": deferred,
         "deferred_421": deferred_421,
+        "deferred_maybe_twice": maybe_twice,
         "bounced": bounced,
         "maildir_files": files,
         "sample_421": sample_421[:300],

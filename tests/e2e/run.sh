@@ -92,6 +92,7 @@ n_failover=${E2E_FAILOVER:-40}
 msg_size=${E2E_SIZE:-2000}
 kill_side=${E2E_KILL:-office}
 kill_signal=${E2E_SIGNAL:-KILL}
+primary_peer=vps             # the office's name for the primary VPS (scenario 10 reads it from office.toml)
 keepalive=${E2E_KEEPALIVE:-3}
 case $kill_side in office|vps) ;; *) echo "E2E_KILL must be office or vps" >&2; exit 2 ;; esac
 
@@ -329,6 +330,7 @@ setup_mailtun_vps2() {
   primary=$(awk '/^\[\[peer\]\]/ { p = 1; next } p && /^name = / { gsub(/^name = "|"$/, ""); print; exit }' \
               "$T/office/office.toml")
   both="peers = [\"$primary\", \"vps2\"]"
+  primary_peer=$primary
   # Both VPSs deliver over LMTP and ask Dovecot's auth service; the relay forward fails over from the
   # primary to the backup (docs/configuration.md, `peers`).
   sed -i -e "/^service = \"lmtp\"\$/,/^peers = /s|^peers = .*|# e2e scenario 10: the backup MX delivers too\n$both|" \
@@ -1051,13 +1053,19 @@ r = json.load(sys.stdin); kind, name, key = sys.argv[1:4]
 items = r["peers"] if kind == "peer" else r["services"]
 print(next((i[key] for i in items if i.get("name", i.get("service")) == name), ""))' "$@"
 }
-primary_down() { [ "$(office_status peer vps state)" != up ]; }
+primary_down() { [ "$(office_status peer "$primary_peer" state)" != up ]; }
 
 pq_of() { postqueue -c "$T/$1/postfix" "${@:2}"; }
 queues_empty() { local s; for s in "$@"; do pq_of "$s" -p 2>/dev/null | grep -q 'Mail queue is empty' || return 1; done; }
 
-# stats10 KEY MAILLOG SENDER DIR...: mailstats of scenario 10 into S10[KEY] (whole logs: the
-# senders are this scenario's own)
+# Scenario 10's senders. Inbound mail is sent as "in10-MX-PHASE@example.net" (MX: vps or vps2,
+# PHASE: before or after the office saw the primary go), outbound as "out10-PHASE@example.test", so
+# each group is counted on its own in the maillogs (mailstats).
+s10_in() { echo "in10-$1-$2@example.net"; }
+s10_out() { echo "out10-$1@example.test"; }
+
+# stats10 KEY MAILLOG SENDER DIR...: mailstats of one group into S10[KEY] (whole logs: the senders
+# are this scenario's own)
 declare -A S10=()
 stats10() {
   local key=$1 log=$2 sender=$3 args=() d; shift 3
@@ -1065,115 +1073,138 @@ stats10() {
   S10[$key]=$(tool "$ns_office" mailstats --maillog "$log" --offset 0 --sender "$sender" "${args[@]}")
 }
 s10() { jq_get "${S10[$1]}" "$2"; }
+s10_sum() { local key=$1 n=0 k; shift; for k in "$@"; do n=$(( n + $(s10 "$k" "$key") )); done; echo "$n"; }
+
+# stats10_all: every group's numbers; returns 0 when none of the given groups has lost a message
+stats10_all() {
+  local maildir=$T/office/mail/alice/Maildir k phase
+  for phase in before after; do
+    stats10 "vps-$phase" "$T/vps/maillog" "$(s10_in vps "$phase")" "$maildir"
+    stats10 "vps2-$phase" "$T/vps2/maillog" "$(s10_in vps2 "$phase")" "$maildir"
+    stats10 "out-$phase" "$T/office/maillog" "$(s10_out "$phase")" "$T/vps/sink" "$T/vps2/sink"
+  done
+  stats10 out-after-vps2 "$T/office/maillog" "$(s10_out after)" "$T/vps2/sink"
+  for k in "$@"; do [ "$(s10 "$k" lost)" = 0 ] || return 1; done
+}
+
+# settle10 SECONDS POSTFIX... -- GROUP...: flushes those Postfix instances every 5 s until their
+# queues are empty and no message of the groups is lost, or the time is up
+settle10() {
+  local deadline=$(( $(date +%s) + $1 )) last_flush=0 sides=() s; shift
+  while [ "$1" != -- ]; do sides+=("$1"); shift; done; shift
+  while :; do
+    queues_empty "${sides[@]}" && stats10_all "$@" && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    if [ $(( $(date +%s) - last_flush )) -ge 5 ]; then
+      for s in "${sides[@]}"; do pq_of "$s" -f >/dev/null 2>&1; done; last_flush=$(date +%s)
+    fi
+    sleep 0.5
+  done
+}
 
 scenario_10_backup_mx() {
   echo; say "Scenario 10: backup MX — $n_failover messages in and $n_failover out; the primary VPS's mailtun is killed (SIGKILL) mid-run"
-  local t0 batches=8 per sender_pid old killed_at unavail0 unavail1 settled=no
-  per=$(( (n_failover + batches - 1) / batches ))
-  local maildir=$T/office/mail/alice/Maildir
+  local t0 rounds=10 per sender_pid old killed_at unavail0 unavail1 s
+  per=$(( (n_failover + rounds - 1) / rounds ))
   prime_verify alice@example.test "$vps_ip:25"
   prime_verify alice@example.test "$vps2_ip:25"
   unavail0=$(office_status service relay unavailable)
   t0=$(ms)
-  # The senders, $batches rounds: Internet -> MX (senders in10a@ to the primary while its tunnel is
-  # up, in10b@ to the backup MX once the office has seen the primary go: a real sender turns to the
-  # next MX when the first is unreachable), and office clients -> the office's Postfix, which relays
-  # through mailtun's forward "relay" (out10a@ before, out10b@ after the office saw the primary go).
-  rm -f "$T/s10.switched"; echo 0 >"$T/s10.round"
+  rm -f "$T/s10.after"
+  # $rounds rounds, one every second or so. Inbound: half of each round to the primary MX, half to the
+  # backup MX, as senders spread mail over MX hosts of equal preference, or turn to the backup when
+  # the primary does not answer in time. Outbound: office clients -> the office's Postfix, which
+  # relays through mailtun's forward "relay". The phase turns "after" once the office saw the
+  # primary go.
   (
     sent=0
-    for ((b = 0; b < batches && sent < n_failover; b++)); do
+    for ((b = 0; b < rounds && sent < n_failover; b++)); do
       n=$(( n_failover - sent < per ? n_failover - sent : per ))
-      if [ -e "$T/s10.switched" ]; then mx=$vps2_ip; tag=b; else mx=$vps_ip; tag=a; fi
-      ip netns exec "$ns_attacker" timeout 60 smtp-source -l "$msg_size" -m "$n" -s 5 -f "in10$tag@example.net" \
-        -t alice@example.test "$mx:25" >>"$T/s10-in.log" 2>&1 || echo "round $b in: exit $?" >>"$T/s10-in.log" &
-      ip netns exec "$ns_office" timeout 60 smtp-source -l "$msg_size" -m "$n" -s 5 -f "out10$tag@example.test" \
+      phase=before; [ -e "$T/s10.after" ] && phase=after
+      for mx in vps vps2; do
+        if [ $mx = vps ]; then m=$(( n / 2 )) addr=$vps_ip; else m=$(( n - n / 2 )) addr=$vps2_ip; fi
+        [ "$m" -gt 0 ] || continue
+        ip netns exec "$ns_attacker" timeout 60 smtp-source -l "$msg_size" -m "$m" -s 2 -f "$(s10_in $mx $phase)" \
+          -t alice@example.test "$addr:25" >>"$T/s10-in.log" 2>&1 || echo "round $b $mx: exit $?" >>"$T/s10-in.log" &
+      done
+      ip netns exec "$ns_office" timeout 60 smtp-source -l "$msg_size" -m "$n" -s 2 -f "$(s10_out $phase)" \
         -t someone@example.net 127.0.0.1:25 >>"$T/s10-out.log" 2>&1 || echo "round $b out: exit $?" >>"$T/s10-out.log" &
       wait
-      sent=$((sent + n)); echo $((b + 1)) >"$T/s10.round"
-      sleep 0.7
+      sent=$((sent + n))
+      sleep 0.8
     done
   ) &
   sender_pid=$!
   bg_pids+=("$sender_pid")
-  # The kill, once half the rounds are in: SIGKILL to the primary's mailtun (the one this script started)
-  wait_until 30 eval '[ "$(cat "$T/s10.round")" -ge $((batches / 2)) ]'
+  # The kill: SIGKILL to the primary's mailtun (the one this script started) once the office's
+  # Postfix has taken about half of the outbound mail, with the senders still going.
+  local half=$(( n_failover / 2 - 1 )) taken='qmgr.*: from=<out10-before@example.test>, size='
+  wait_until 30 eval '[ "$(grep -c "$taken" "$T/office/maillog")" -ge $half ]'
   old=${mt_pid[vps]}
   { kill -KILL "$old"; wait "$old"; } 2>/dev/null
   killed_at=$(ms)
-  say "  kill -KILL the primary's mailtun (pid $old) after round $(cat "$T/s10.round")"
+  say "  kill -KILL the primary's mailtun (pid $old) after $(secs_since "$t0") s, $(grep -c "$taken" "$T/office/maillog") outbound messages taken"
   if wait_until 20 primary_down; then
-    say "  the office saw it go after $(secs_since "$killed_at") s: peer vps $(office_status peer vps state)"
+    say "  the office saw the primary go after $(secs_since "$killed_at") s (peer vps: $(office_status peer vps state))"
   else
     say "  (the office still calls peer vps up 20 s after the kill)"
   fi
-  touch "$T/s10.switched"
-  local deadline=$(( $(date +%s) + 90 ))
+  touch "$T/s10.after"
+  local deadline=$(( $(date +%s) + 60 ))
   while pid_alive "$sender_pid" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.3; done
   stop_pid "$sender_pid" 1
-  say "senders done after $(secs_since "$t0") s"
-  # Mail the primary's Postfix accepted but could not deliver while its mailtun was dead waits in its
-  # queue (deferred, never bounced); a restarted mailtun flushes it. Counted only then as "not lost".
-  local queued_on_primary
-  queued_on_primary=$(pq_of vps -p 2>/dev/null | grep -c '^[0-9A-Za-z]\{6,\}[*!]\? ')
-  start_mailtun vps "$ns_vps" "$T/vps/vps.toml"
-  say "  restarted the primary's mailtun (pid ${mt_pid[vps]}); $queued_on_primary message(s) waited in its queue"
-  wait_until 30 lmtp_through_tunnel "$ns_vps" || say "  (the primary's tunnel not back within 30 s)"
-  # Settle: every queue empty and every accepted message where it belongs, flushing every 5 s
-  deadline=$(( $(date +%s) + 90 ))
-  local last_flush=0 s
-  while :; do
-    if queues_empty vps vps2 office; then
-      stats10 in_a "$T/vps/maillog" in10a@example.net "$maildir"
-      stats10 in_b "$T/vps2/maillog" in10b@example.net "$maildir"
-      stats10 out_a "$T/office/maillog" out10a@example.test "$T/vps/sink" "$T/vps2/sink"
-      stats10 out_b "$T/office/maillog" out10b@example.test "$T/vps2/sink"
-      [ "$(s10 in_a lost)" = 0 ] && [ "$(s10 in_b lost)" = 0 ] && [ "$(s10 out_a lost)" = 0 ] \
-        && [ "$(s10 out_b lost)" = 0 ] && { settled=yes; break; }
-    fi
-    [ "$(date +%s)" -ge "$deadline" ] && break
-    if [ $(( $(date +%s) - last_flush )) -ge 5 ]; then
-      for s in vps vps2 office; do pq_of "$s" -f >/dev/null 2>&1; done; last_flush=$(date +%s)
-    fi
-    sleep 1
-  done
-  # Whatever the outcome, the final numbers
-  stats10 in_a "$T/vps/maillog" in10a@example.net "$maildir"
-  stats10 in_b "$T/vps2/maillog" in10b@example.net "$maildir"
-  stats10 out_a "$T/office/maillog" out10a@example.test "$T/vps/sink" "$T/vps2/sink"
-  stats10 out_b "$T/office/maillog" out10b@example.test "$T/vps2/sink"
-  stats10 out_b_any "$T/office/maillog" out10b@example.test "$T/vps/sink" "$T/vps2/sink"
-  local acc_in del_in dup_in acc_out del_out dup_out
-  acc_in=$(( $(s10 in_a accepted) + $(s10 in_b accepted) ))
-  del_in=$(( $(s10 in_a delivered) + $(s10 in_b delivered) ))
-  dup_in=$(( $(s10 in_a duplicated) + $(s10 in_b duplicated) ))
-  acc_out=$(( $(s10 out_a accepted) + $(s10 out_b_any accepted) ))
-  del_out=$(( $(s10 out_a delivered) + $(s10 out_b_any delivered) ))
-  dup_out=$(( $(s10 out_a duplicated) + $(s10 out_b_any duplicated) ))
-  local detail_in="accepted $acc_in/$n_failover (primary $(s10 in_a accepted), backup MX $(s10 in_b accepted)), in alice's maildir $del_in, duplicated $dup_in, deferred $(( $(s10 in_a deferred) + $(s10 in_b deferred) ))"
-  if [ "$acc_in" = "$n_failover" ] && [ "$del_in" = "$n_failover" ] && [ "$dup_in" = 0 ] && [ "$(s10 in_b accepted)" -gt 0 ]; then
-    pass "10 backup MX: inbound, each message once in the maildir" "$detail_in"
+  say "  senders done after $(secs_since "$t0") s; waiting for the backup MX and the office's Postfix, the primary still down"
+
+  # 1. With the primary's mailtun still dead: the backup MX has delivered all of its share and every
+  #    outbound relay is in a sink (after the kill: vps2's).
+  local backup_ok=no on_primary
+  settle10 60 vps2 office -- vps2-before vps2-after out-before out-after out-after-vps2 && backup_ok=yes
+  on_primary=$(pq_of vps -p 2>/dev/null | grep -c '^[0-9A-Za-z]\{6,\}[*!]\{0,1\} ')
+  local detail="inbound through vps2 after the kill: $(s10 vps2-after delivered) of $(s10 vps2-after accepted) in alice's maildir; outbound after the kill: $(s10 out-after-vps2 delivered) of $(s10 out-after accepted) in vps2's sink, before it: $(s10 out-before delivered) of $(s10 out-before accepted) in a sink; the primary's queue holds $on_primary"
+  if [ "$backup_ok" = yes ] && [ "$(s10 vps2-after accepted)" -gt 0 ] && [ "$(s10 out-after accepted)" -gt 0 ]; then
+    pass "10 backup MX: with the primary down, mail flows through vps2" "$detail"
   else
-    fail "10 backup MX: inbound, each message once in the maildir" "$detail_in; settled: $settled"
+    fail "10 backup MX: with the primary down, mail flows through vps2" "$detail"
   fi
-  local detail_out="accepted $acc_out/$n_failover by the office's Postfix, in a VPS sink $del_out, duplicated $dup_out, deferred $(( $(s10 out_a deferred) + $(s10 out_b_any deferred) ))"
-  if [ "$acc_out" = "$n_failover" ] && [ "$del_out" = "$n_failover" ] && [ "$dup_out" = 0 ]; then
-    pass "10 backup MX: outbound, each relay once in a VPS sink" "$detail_out"
-  else
-    fail "10 backup MX: outbound, each relay once in a VPS sink" "$detail_out; settled: $settled"
-  fi
-  # Relays submitted after the office saw the primary go went through the backup: in vps2's sink,
-  # received there by the relay-in smtpd, and never answered "unavailable" by the relay forward.
-  local relay_in2
+  # Relays after the kill never heard "unavailable": the forward chose vps2 for every new stream.
   unavail1=$(office_status service relay unavailable)
-  relay_in2=$(grep -c 'postfix-vps2/relay-in/smtpd\[[0-9]*\]: [0-9A-Za-z]*: client=' "$T/vps2/maillog")
-  if [ "$(s10 out_b accepted)" -gt 0 ] && [ "$(s10 out_b delivered)" = "$(s10 out_b accepted)" ] \
-      && [ "$(s10 out_b deferred_421)" = 0 ] && [ "${unavail1:-x}" = "${unavail0:-y}" ]; then
-    pass "10 backup MX: relays after the kill went through vps2" \
-      "$(s10 out_b delivered) of $(s10 out_b accepted) in vps2's sink; vps2 relay-in sessions with a message: $relay_in2; relay forward 'unavailable' replies: $((unavail1 - unavail0)); peer vps2 streams: $(office_status peer vps2 streams_total)"
+  local relay_in2
+  relay_in2=$(grep -c 'postfix/relay-in/smtpd\[[0-9]*\]: [0-9A-Za-z]*: client=' "$T/vps2/maillog")
+  if [ -n "$unavail0" ] && [ "$unavail1" = "$unavail0" ] && [ "$(s10 out-after deferred_421)" = 0 ]; then
+    pass "10 backup MX: the relay forward failed over, never 'unavailable'" \
+      "forward relay: $((unavail1 - unavail0)) unavailable replies; vps2's relay-in took $relay_in2 message(s); office peer vps2: $(office_status peer vps2 streams_total) streams"
   else
-    fail "10 backup MX: relays after the kill went through vps2" \
-      "out10b accepted $(s10 out_b accepted), in vps2's sink $(s10 out_b delivered), deferred with 421 4.4.1 $(s10 out_b deferred_421), 'unavailable' before $unavail0 after $unavail1"
+    fail "10 backup MX: the relay forward failed over, never 'unavailable'" \
+      "unavailable before $unavail0, after $unavail1; deferred with 421 4.4.1: $(s10 out-after deferred_421)"
+  fi
+
+  # 2. The primary's mailtun back: what its Postfix queued meanwhile is delivered now, not bounced.
+  start_mailtun vps "$ns_vps" "$T/vps/vps.toml"
+  wait_until 30 lmtp_through_tunnel "$ns_vps" || say "  (the primary's tunnel not back within 30 s)"
+  say "  restarted the primary's mailtun (pid ${mt_pid[vps]}) after $(secs_since "$killed_at") s down; flushing its queue"
+  local settled=no
+  settle10 60 vps vps2 office -- vps-before vps-after vps2-before vps2-after out-before out-after && settled=yes
+  local groups_in=(vps-before vps-after vps2-before vps2-after) groups_out=(out-before out-after)
+  # A duplicate is a failure unless Postfix itself logged, for as many of that group's messages, the
+  # end-of-data race the kill may hit ("lost connection … while sending end of data -- message may
+  # be sent more than once", RFC 1047): then SMTP, not mailtun, delivered twice.
+  local acc_in del_in dup_in twice_in acc_out del_out dup_out twice_out defer_vps
+  acc_in=$(s10_sum accepted "${groups_in[@]}"); del_in=$(s10_sum delivered "${groups_in[@]}")
+  dup_in=$(s10_sum duplicated "${groups_in[@]}"); twice_in=$(s10_sum deferred_maybe_twice "${groups_in[@]}")
+  acc_out=$(s10_sum accepted "${groups_out[@]}"); del_out=$(s10_sum delivered "${groups_out[@]}")
+  dup_out=$(s10_sum duplicated "${groups_out[@]}"); twice_out=$(s10_sum deferred_maybe_twice "${groups_out[@]}")
+  defer_vps=$(s10_sum deferred vps-before vps-after)
+  detail="accepted $acc_in/$n_failover (primary $(s10_sum accepted vps-before vps-after), of them $(s10 vps-after accepted) during its outage; backup MX $(s10_sum accepted vps2-before vps2-after)), in alice's maildir $del_in, duplicated $dup_in (end-of-data races logged: $twice_in); the primary deferred $defer_vps time(s) and held $on_primary until its mailtun returned"
+  if [ "$acc_in" = "$n_failover" ] && [ "$del_in" = "$n_failover" ] && [ "$dup_in" -le "$twice_in" ] && [ "$settled" = yes ]; then
+    pass "10 backup MX: inbound, every message in the maildir, none twice" "$detail"
+  else
+    fail "10 backup MX: inbound, every message in the maildir, none twice" "$detail; settled: $settled"
+  fi
+  detail="accepted $acc_out/$n_failover by the office's Postfix, in a VPS sink $del_out, duplicated $dup_out (end-of-data races logged: $twice_out), deferred $(s10_sum deferred "${groups_out[@]}") time(s)"
+  if [ "$acc_out" = "$n_failover" ] && [ "$del_out" = "$n_failover" ] && [ "$dup_out" -le "$twice_out" ] && [ "$settled" = yes ]; then
+    pass "10 backup MX: outbound, every relay in a VPS sink, none twice" "$detail"
+  else
+    fail "10 backup MX: outbound, every relay in a VPS sink, none twice" "$detail; settled: $settled"
   fi
   local bounced=0 b where=""
   for s in vps vps2 office; do
@@ -1185,7 +1216,7 @@ scenario_10_backup_mx() {
     fail "10 backup MX: never a bounce" "status=bounced: ${where%, }: $(grep -hm1 'status=bounced' "$T"/{vps,vps2,office}/maillog | head -1 | cut -c1-200)"
   fi
   row "10 backup MX" "$((del_in + del_out))" "$(( 2 * n_failover - del_in - del_out ))" "$((dup_in + dup_out))" \
-    "$(( $(s10 in_a deferred) + $(s10 in_b deferred) + $(s10 out_a deferred) + $(s10 out_b_any deferred) ))" "$(secs_since "$t0")"
+    "$(s10_sum deferred "${groups_in[@]}" "${groups_out[@]}")" "$(secs_since "$t0")"
 }
 
 # ---------------------------------------------------------------------------------------------------
