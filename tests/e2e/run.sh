@@ -1162,19 +1162,19 @@ scenario_10_backup_mx() {
   on_primary=$(pq_of vps -p 2>/dev/null | grep -c '^[0-9A-Za-z]\{6,\}[*!]\{0,1\} ')
   local detail="inbound through vps2 after the kill: $(s10 vps2-after delivered) of $(s10 vps2-after accepted) in alice's maildir; outbound after the kill: $(s10 out-after-vps2 delivered) of $(s10 out-after accepted) in vps2's sink, before it: $(s10 out-before delivered) of $(s10 out-before accepted) in a sink; the primary's queue holds $on_primary"
   if [ "$backup_ok" = yes ] && [ "$(s10 vps2-after accepted)" -gt 0 ] && [ "$(s10 out-after accepted)" -gt 0 ]; then
-    pass "10 backup MX: with the primary down, mail flows through vps2" "$detail"
+    pass "10 backup MX: primary down, mail flows through vps2" "$detail"
   else
-    fail "10 backup MX: with the primary down, mail flows through vps2" "$detail"
+    fail "10 backup MX: primary down, mail flows through vps2" "$detail"
   fi
   # Relays after the kill never heard "unavailable": the forward chose vps2 for every new stream.
   unavail1=$(office_status service relay unavailable)
   local relay_in2
   relay_in2=$(grep -c 'postfix/relay-in/smtpd\[[0-9]*\]: [0-9A-Za-z]*: client=' "$T/vps2/maillog")
   if [ -n "$unavail0" ] && [ "$unavail1" = "$unavail0" ] && [ "$(s10 out-after deferred_421)" = 0 ]; then
-    pass "10 backup MX: the relay forward failed over, never 'unavailable'" \
+    pass "10 backup MX: relay forward failed over, never unavailable" \
       "forward relay: $((unavail1 - unavail0)) unavailable replies; vps2's relay-in took $relay_in2 message(s); office peer vps2: $(office_status peer vps2 streams_total) streams"
   else
-    fail "10 backup MX: the relay forward failed over, never 'unavailable'" \
+    fail "10 backup MX: relay forward failed over, never unavailable" \
       "unavailable before $unavail0, after $unavail1; deferred with 421 4.4.1: $(s10 out-after deferred_421)"
   fi
 
@@ -1196,15 +1196,15 @@ scenario_10_backup_mx() {
   defer_vps=$(s10_sum deferred vps-before vps-after)
   detail="accepted $acc_in/$n_failover (primary $(s10_sum accepted vps-before vps-after), of them $(s10 vps-after accepted) during its outage; backup MX $(s10_sum accepted vps2-before vps2-after)), in alice's maildir $del_in, duplicated $dup_in (end-of-data races logged: $twice_in); the primary deferred $defer_vps time(s) and held $on_primary until its mailtun returned"
   if [ "$acc_in" = "$n_failover" ] && [ "$del_in" = "$n_failover" ] && [ "$dup_in" -le "$twice_in" ] && [ "$settled" = yes ]; then
-    pass "10 backup MX: inbound, every message in the maildir, none twice" "$detail"
+    pass "10 backup MX: inbound all delivered, no stray duplicate" "$detail"
   else
-    fail "10 backup MX: inbound, every message in the maildir, none twice" "$detail; settled: $settled"
+    fail "10 backup MX: inbound all delivered, no stray duplicate" "$detail; settled: $settled"
   fi
   detail="accepted $acc_out/$n_failover by the office's Postfix, in a VPS sink $del_out, duplicated $dup_out (end-of-data races logged: $twice_out), deferred $(s10_sum deferred "${groups_out[@]}") time(s)"
   if [ "$acc_out" = "$n_failover" ] && [ "$del_out" = "$n_failover" ] && [ "$dup_out" -le "$twice_out" ] && [ "$settled" = yes ]; then
-    pass "10 backup MX: outbound, every relay in a VPS sink, none twice" "$detail"
+    pass "10 backup MX: outbound all in a sink, no stray duplicate" "$detail"
   else
-    fail "10 backup MX: outbound, every relay in a VPS sink, none twice" "$detail; settled: $settled"
+    fail "10 backup MX: outbound all in a sink, no stray duplicate" "$detail; settled: $settled"
   fi
   local bounced=0 b where=""
   for s in vps vps2 office; do
