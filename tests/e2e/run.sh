@@ -1106,6 +1106,11 @@ scenario_10_backup_mx() {
   echo; say "Scenario 10: backup MX — $n_failover messages in and $n_failover out; the primary VPS's mailtun is killed (SIGKILL) mid-run"
   local t0 rounds=10 per sender_pid old killed_at unavail0 unavail1 s
   per=$(( (n_failover + rounds - 1) / rounds ))
+  # Both tunnels up (scenario 7 took the office's link down a while ago)
+  wait_until 60 lmtp_through_tunnel "$ns_vps" || say "  (the primary's tunnel is not up)"
+  wait_until 60 lmtp_through_tunnel "$ns_vps2" || say "  (vps2's tunnel is not up)"
+  wait_until 10 eval '[ "$(office_status peer "$primary_peer" state)" = up ] && [ "$(office_status peer vps2 state)" = up ]' \
+    || say "  (the office does not show both peers up: $primary_peer $(office_status peer "$primary_peer" state), vps2 $(office_status peer vps2 state))"
   prime_verify alice@example.test "$vps_ip:25"
   prime_verify alice@example.test "$vps2_ip:25"
   unavail0=$(office_status service relay unavailable)
