@@ -643,8 +643,8 @@ qid_deferrals() {  # how often Postfix deferred this queue id
   echo "${n:-0}"
 }
 
-# prime_verify RCPT [MX:PORT]: until the address verification cache of that MX (default the primary) knows RCPT (so load is not refused with
-# "verification in progress")
+# prime_verify RCPT [MX:PORT]: until the address verification cache of that MX (default the
+# primary) knows RCPT (so load is not refused with "verification in progress")
 prime_verify() {
   local r
   r=$(retry_rcpt "$ns_attacker" "${2:-$vps_ip:25}" "$1" 60)
@@ -1044,7 +1044,7 @@ scenario_9_submission() {
   row "9 submission" - - - - "$(secs_since "$t0")"
 }
 
-# office_status FIELD...: from `mailtun status --json` of the office, one value: "peer NAME KEY" or
+# office_status KIND NAME KEY: from `mailtun status --json` of the office, one value: "peer NAME KEY" or
 # "service NAME KEY" (e.g. peer vps state, service relay unavailable)
 office_status() {
   timeout 10 "$MAILTUN" status --config "$T/office/office.toml" --json 2>/dev/null | "$PY" -c '
@@ -1073,7 +1073,7 @@ stats10() {
   S10[$key]=$(tool "$ns_office" mailstats --maillog "$log" --offset 0 --sender "$sender" "${args[@]}")
 }
 s10() { local v; v=$(grep -o "\"$2\": [0-9]*" <<<"${S10[$1]:-}"); echo "${v##* }"; }  # numbers only, no python
-s10_sum() { local key=$1 n=0 k; shift; for k in "$@"; do n=$(( n + $(s10 "$k" "$key") )); done; echo "$n"; }
+s10_sum() { local key=$1 n=0 k v; shift; for k in "$@"; do v=$(s10 "$k" "$key"); n=$(( n + ${v:-0} )); done; echo "$n"; }
 
 # stats10_groups GROUP...: those groups' numbers (GROUP: MX-PHASE inbound, out-PHASE outbound in
 # either sink, out-after-vps2 in vps2's sink); returns 0 when none of them has lost a message
@@ -1152,9 +1152,9 @@ scenario_10_backup_mx() {
   killed_at=$(ms)
   say "  kill -KILL the primary's mailtun (pid $old) after $(secs_since "$t0") s, $(grep -c "$taken" "$T/office/maillog") outbound messages taken"
   if wait_until 20 primary_down; then
-    say "  the office saw the primary go after $(secs_since "$killed_at") s (peer vps: $(office_status peer vps state))"
+    say "  the office saw the primary go after $(secs_since "$killed_at") s (peer $primary_peer: $(office_status peer "$primary_peer" state))"
   else
-    say "  (the office still calls peer vps up 20 s after the kill)"
+    say "  (the office still calls peer $primary_peer up 20 s after the kill)"
   fi
   touch "$T/s10.after"
   local deadline=$(( $(date +%s) + 60 ))
