@@ -14,8 +14,10 @@ Every subcommand is bounded in time and prints one line (or one JSON object) tha
                                          JSON: {auth_before_tls, tls, auth, rcpt} with the server's replies
   imap HOST PORT --user U --password P  a mail client on the road: greeting, STARTTLS, LOGIN, LOGOUT;
                                          JSON: {greeting, tls, login} with the server's answers
-  mailstats --maillog F --offset N --sender S --maildir D
-                                         JSON: accepted/delivered/lost/duplicated/deferred of one scenario
+  mailstats --maillog F --offset N --sender S --maildir D [--maildir D2 ...]
+                                         JSON: accepted/delivered/lost/duplicated/deferred of one scenario;
+                                         each D is a maildir (new/, cur/) or a flat directory of messages
+                                         (a sink), and a message counts once per file that holds it
 """
 
 import argparse
@@ -261,16 +263,21 @@ def cmd_imap(a):
     return 0
 
 
-_LOG = re.compile(r"postfix(?:/[\w.-]+)*/[\w-]+\[\d+\]: ([0-9A-Za-z]{6,}): (.*)$")
+_LOG = re.compile(r"postfix[\w.-]*(?:/[\w.-]+)*/[\w-]+\[\d+\]: ([0-9A-Za-z]{6,}): (.*)$")  # syslog_name postfix, postfix-vps2, …
 _RECEIVED_ID = re.compile(r"\(Postfix\) with E?SMTPS?A? id ([0-9A-Za-z]{6,})")
 
 
-def _maildir_queue_ids(maildir):
+def _message_dirs(directory):
+    """A maildir's new/ and cur/, or the directory itself when it is a flat one (a sink)."""
+    subs = [os.path.join(directory, s) for s in ("new", "cur")]
+    return [d for d in subs if os.path.isdir(d)] or [directory]
+
+
+def _maildir_queue_ids(maildirs):
     """Maps the Postfix queue id in each delivered file's Received header to a count of files."""
     counts = {}
     files = 0
-    for sub in ("new", "cur"):
-        d = os.path.join(maildir, sub)
+    for d in (sub for m in maildirs for sub in _message_dirs(m)):
         if not os.path.isdir(d):
             continue
         for name in os.listdir(d):
@@ -291,6 +298,9 @@ def cmd_mailstats(a):
         f.seek(a.offset)
         lines = f.read().decode("utf-8", "replace").splitlines()
     accepted, deferred, deferred_421, sent, bounced = set(), 0, 0, set(), 0
+    # Deferred after the end of data went out: the one case where SMTP itself may deliver twice
+    # (the server took the message, its reply was lost with the connection: RFC 1047)
+    maybe_twice = 0
     by_qid = {}
     sample_421 = ""
     for line in lines:
@@ -305,6 +315,8 @@ def cmd_mailstats(a):
         for rest in by_qid.get(qid, []):
             if "status=deferred" in rest:
                 deferred += 1
+                if "may be sent more than once" in rest:
+                    maybe_twice += 1
                 if "421 4.4.1 mailtun" in rest:
                     deferred_421 += 1
                     sample_421 = sample_421 or rest
@@ -322,6 +334,7 @@ def cmd_mailstats(a):
         "postfix_sent": len(sent),
         "deferred": deferred,
         "deferred_421": deferred_421,
+        "deferred_maybe_twice": maybe_twice,
         "bounced": bounced,
         "maildir_files": files,
         "sample_421": sample_421[:300],
@@ -343,7 +356,7 @@ def main():
     r = sub.add_parser("record-proxy"); r.add_argument("--listen", required=True); r.add_argument("--target", required=True)
     r.add_argument("--out", required=True); r.add_argument("--duration", type=float, required=True)
     m = sub.add_parser("mailstats"); m.add_argument("--maillog", required=True); m.add_argument("--offset", type=int, default=0)
-    m.add_argument("--sender", required=True); m.add_argument("--maildir", required=True)
+    m.add_argument("--sender", required=True); m.add_argument("--maildir", required=True, action="append")
     su = sub.add_parser("submission"); su.add_argument("host"); su.add_argument("port", type=int)
     su.add_argument("--user"); su.add_argument("--password", default="")
     su.add_argument("--rcpt", default="someone@example.net"); su.add_argument("--timeout", type=float, default=30.0)

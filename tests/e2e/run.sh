@@ -10,9 +10,11 @@
 # mailtun processes) is removed on exit, on failure and on interruption. Environment knobs:
 #   E2E_KEEP=1         keep the temp dir (configs and logs) for a post-mortem; namespaces still go
 #   E2E_ONLY="1 2 5"   run only these scenarios (the tunnel, Postfix and Dovecot are always set up;
-#                      the office's own Postfix only for scenario 9)
+#                      the office's own Postfix only for scenarios 9 and 10, the backup MX vps2
+#                      only for scenario 10)
 #   E2E_LOAD=1000      messages in scenario 6;  E2E_OUTAGE=500  messages in scenario 7
 #   E2E_SIZE=2000      message size in bytes for scenarios 6 and 7
+#   E2E_FAILOVER=40    messages each way (inbound and outbound) in scenario 10
 #   E2E_KILL=office    the endpoint scenario 7 kills twice (office or vps)
 #   E2E_SIGNAL=KILL    the signal it uses (TERM: a graceful restart that drains)
 #   E2E_KEEPALIVE=3    both peers' keepalive: 3 s declares the tunnel dead after 9 s, inside the
@@ -67,6 +69,7 @@ fi
 net=${E2E_NET:-10.203.0}
 vps_ip=$net.1
 office_ip=$net.2
+vps2_ip=$net.3               # scenario 10's backup MX
 attacker_ip=$net.66
 tun_port=7424
 prefix="mt-e2e-$$"
@@ -74,14 +77,22 @@ ns_sw=$prefix-sw
 ns_vps=$prefix-vps
 ns_office=$prefix-office
 ns_attacker=$prefix-attacker
-all_ns=("$ns_vps" "$ns_office" "$ns_attacker" "$ns_sw")
-all_scenarios="1 2 3 4 5 6 7 8 9"
+ns_vps2=$prefix-vps2
+all_scenarios="1 2 3 4 5 6 7 8 9 10"
 only=" ${E2E_ONLY:-$all_scenarios} "
+selected() { [[ $only == *" $1 "* ]]; }
+hosts=(vps office attacker)
+selected 10 && hosts+=(vps2)      # the backup MX exists only for scenario 10
+all_ns=()
+for h in "${hosts[@]}"; do all_ns+=("$prefix-$h"); done
+all_ns+=("$ns_sw")
 n_load=${E2E_LOAD:-1000}
 n_outage=${E2E_OUTAGE:-500}
+n_failover=${E2E_FAILOVER:-40}
 msg_size=${E2E_SIZE:-2000}
 kill_side=${E2E_KILL:-office}
 kill_signal=${E2E_SIGNAL:-KILL}
+primary_peer=vps             # the office's name for the primary VPS (scenario 10 reads it from office.toml)
 keepalive=${E2E_KEEPALIVE:-3}
 case $kill_side in office|vps) ;; *) echo "E2E_KILL must be office or vps" >&2; exit 2 ;; esac
 
@@ -154,7 +165,8 @@ cleanup() {
   set +e
   if [ -n "$T" ] && [ -d "$T" ]; then
     if [ "$rc" -ne 0 ] || [ "$failures" -gt 0 ]; then
-      for f in mailtun-vps.log mailtun-office.log vps/maillog office/dovecot.log office/maillog; do
+      for f in mailtun-vps.log mailtun-vps2.log mailtun-office.log vps/maillog vps2/maillog office/dovecot.log \
+               office/maillog; do
         [ -s "$T/$f" ] || continue
         echo "----- last lines of $f -----"
         tail -n 15 "$T/$f"
@@ -164,7 +176,7 @@ cleanup() {
   for pid in "${bg_pids[@]}"; do stop_pid "$pid" 2; done
   for side in "${!mt_pid[@]}"; do stop_pid "${mt_pid[$side]}" 5; done
   local side master
-  for side in vps office; do
+  for side in vps vps2 office; do
     [ -n "$T" ] && [ -f "$T/$side/postfix/main.cf" ] || continue
     timeout 30 postfix -c "$T/$side/postfix" stop >/dev/null 2>&1
     master=$(sed -n '1s/ //gp' "$T/$side/spool/pid/master.pid" 2>/dev/null)
@@ -206,9 +218,9 @@ setup_network() {
   ip -n "$ns_sw" link add br0 type bridge || return 1
   ip -n "$ns_sw" link set br0 up
   local host addr
-  for host in vps office attacker; do
+  for host in "${hosts[@]}"; do
     ns=$prefix-$host
-    case $host in vps) addr=$vps_ip ;; office) addr=$office_ip ;; attacker) addr=$attacker_ip ;; esac
+    case $host in vps) addr=$vps_ip ;; vps2) addr=$vps2_ip ;; office) addr=$office_ip ;; attacker) addr=$attacker_ip ;; esac
     ip -n "$ns_sw" link add "p-$host" type veth peer name eth0 netns "$ns" || return 1
     ip -n "$ns_sw" link set "p-$host" master br0 up
     ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1
@@ -217,7 +229,7 @@ setup_network() {
     ip -n "$ns" link set eth0 up
   done
   ip -n "$ns_sw" link set lo up
-  for host in vps office attacker; do
+  for host in "${hosts[@]}"; do
     wait_until 10 eval "ip -n $prefix-$host link show eth0 | grep -q 'state UP'" || return 1
   done
 }
@@ -244,6 +256,7 @@ setup_mailtun() {
   office_pub=$(sed -n 's/^public key of office: //p' "$T/office/init.out")
   sed -i "s|^public_key = \"paste the public key of office here\"\$|public_key = \"$office_pub\"|" "$T/vps/vps.toml"
   for d in vps office; do sed -i "/^public_key = /a keepalive = $keepalive" "$T/$d/$d.toml"; done
+  if selected 10; then setup_mailtun_vps2 "$office_pub" || return 1; fi
   # Scenarios 8 and 9: mail clients on the road reach the office's Dovecot (IMAP) and the office's
   # own Postfix (submission) through public forwards on the vps; the exposes in the office send the
   # client's address first in a PROXY header (v2 to Dovecot, v1 to Postfix: both versions run).
@@ -298,6 +311,43 @@ peer = "vps"
 EOF
   "$MAILTUN" check --config "$T/vps/vps.toml" >"$T/vps/check.out" 2>&1 || { cat "$T/vps/check.out"; return 1; }
   "$MAILTUN" check --config "$T/office/office.toml" >"$T/office/check.out" 2>&1 || { cat "$T/office/check.out"; return 1; }
+  if selected 10; then
+    "$MAILTUN" check --config "$T/vps2/vps2.toml" >"$T/vps2/check.out" 2>&1 || { cat "$T/vps2/check.out"; return 1; }
+  fi
+}
+
+# Scenario 10's backup MX, added as a new user adds one (docs/operations.md, "A backup MX"): `mailtun
+# init --role vps --name vps2` on the second VPS and the office's public key pasted into its file; in
+# the office a second [[peer]], and init's lines that name the primary extended to both VPSs.
+setup_mailtun_vps2() {
+  local office_pub=$1 vps2_pub primary both
+  mkdir -p "$T/vps2"
+  "$MAILTUN" init --role vps --name vps2 --dir "$T/vps2" >"$T/vps2/init.out" 2>&1 || { cat "$T/vps2/init.out"; return 1; }
+  vps2_pub=$(sed -n 's/^public key of vps2: //p' "$T/vps2/init.out")
+  sed -i "s|^public_key = \"paste the public key of office here\"\$|public_key = \"$office_pub\"|" "$T/vps2/vps2.toml"
+  sed -i "/^public_key = /a keepalive = $keepalive" "$T/vps2/vps2.toml"
+  # The primary's name as the office's file has it (init's --peer-name, "vps" by default)
+  primary=$(awk '/^\[\[peer\]\]/ { p = 1; next } p && /^name = / { gsub(/^name = "|"$/, ""); print; exit }' \
+              "$T/office/office.toml")
+  both="peers = [\"$primary\", \"vps2\"]"
+  primary_peer=$primary
+  # Both VPSs deliver over LMTP and ask Dovecot's auth service; the relay forward fails over from the
+  # primary to the backup (docs/configuration.md, `peers`).
+  sed -i -e "/^service = \"lmtp\"\$/,/^peers = /s|^peers = .*|# e2e scenario 10: the backup MX delivers too\n$both|" \
+         -e "/^service = \"dovecot-auth\"\$/,/^peers = /s|^peers = .*|# e2e scenario 10: the backup MX asks too\n$both|" \
+         -e "/^service = \"relay\"\$/,/^peer = /s|^peer = .*|# e2e scenario 10: failover, the primary while it is up, else the backup\n$both|" \
+         "$T/office/office.toml"
+  [ "$(grep -cxF "$both" "$T/office/office.toml")" = 3 ] \
+    || { echo "office.toml: init's lmtp, dovecot-auth and relay lines were not where expected"; return 1; }
+  cat >> "$T/office/office.toml" <<EOF
+
+# e2e scenario 10: the backup MX, a second VPS this office dials as well
+[[peer]]
+name = "vps2"
+public_key = "$vps2_pub"
+endpoint = "$vps2_ip:$tun_port"
+keepalive = $keepalive
+EOF
 }
 
 start_mailtun() {  # start_mailtun SIDE NAMESPACE CONFIG
@@ -307,7 +357,7 @@ start_mailtun() {  # start_mailtun SIDE NAMESPACE CONFIG
 }
 
 # A forward's client sees Dovecot's LMTP greeting once the tunnel is up, mailtun's 421 before.
-lmtp_through_tunnel() { tool "$ns_vps" banner 127.0.0.1 24 --timeout 3 | grep -q '^220 '; }
+lmtp_through_tunnel() { tool "${1:-$ns_vps}" banner 127.0.0.1 24 --timeout 3 | grep -q '^220 '; }
 
 # make_cert DIR CN: a throwaway certificate DIR/tls.crt and key DIR/tls.key for STARTTLS (a real
 # server has its own, e.g. from Let's Encrypt)
@@ -463,9 +513,11 @@ postfix_start() {
   wait_until 20 listening "$ns" "$@" || { cat "$d/postfix.start" "$d/maillog"; return 1; }
 }
 
-setup_postfix() {
-  local d=$T/vps
-  postfix_base vps mx.example.test postfix || return 1
+# setup_vps_postfix SIDE NAMESPACE MYHOSTNAME SYSLOG_NAME: a VPS's Postfix, the MX of example.test
+# (the primary "vps", and scenario 10's backup MX "vps2", configured alike from their own init output)
+setup_vps_postfix() {
+  local side=$1 ns=$2 d=$T/$1
+  postfix_base "$side" "$3" "$4" || return 1
   mkdir -p "$d/sink"
   chown nobody:nogroup "$d/sink"
   cat > "$d/sink.sh" <<EOF
@@ -476,7 +528,7 @@ exec cat > "$d/sink/\$1.\$\$.eml"
 EOF
   chmod 755 "$d/sink.sh"
   # STARTTLS, which init's submission service requires before AUTH
-  make_cert "$d" mx.example.test || return 1
+  make_cert "$d" "$3" || return 1
   # main.cf and master.cf: this test's environment (postfix_base, a sink for the outside world,
   # fast retries), then the lines `mailtun init` printed for the vps.
   cat >> "$d/postfix/main.cf" <<EOF
@@ -501,33 +553,49 @@ relay_transport = sink:
 sink_destination_recipient_limit = 1
 
 EOF
-  init_snippet vps "postfix main.cf (vps)" >> "$d/postfix/main.cf"
+  init_snippet "$side" "postfix main.cf (vps)" >> "$d/postfix/main.cf"
   cat >> "$d/postfix/master.cf" <<EOF
 smtp      inet  n       -       n       -       -       smtpd
 sink      unix  -       n       n       -       -       pipe
   flags=Rq user=nobody argv=$d/sink.sh \${queue_id}
 EOF
-  init_snippet vps "postfix master.cf (vps)" >> "$d/postfix/master.cf"
-  postfix_start vps "$ns_vps" 0.0.0.0:25 0.0.0.0:587 127.0.0.1:10025
+  init_snippet "$side" "postfix master.cf (vps)" >> "$d/postfix/master.cf"
+  postfix_start "$side" "$ns" 0.0.0.0:25 0.0.0.0:587 127.0.0.1:10025
 }
 
-# The office's own Postfix (scenario 9): only the submission service that mailtun's expose
-# "submission" connects to, as docs/postfix.md shows it. Nothing is delivered: the test quits after
-# EHLO, and the log line "connect from …" is what it checks.
+# The office's own Postfix (scenarios 9 and 10). Scenario 9: only the submission service that
+# mailtun's expose "submission" connects to, as docs/postfix.md shows it; nothing is delivered, the
+# test quits after EHLO and checks the log line "connect from …". Scenario 10: the office's MTA,
+# relaying outbound mail through mailtun's forward "relay" with init's relayhost line, so it queues
+# and retries like a real one; office clients submit at 127.0.0.1:25.
 setup_office_postfix() {
   local d=$T/office
   postfix_base office office.example.test postfix-office || return 1
   cat >> "$d/postfix/main.cf" <<EOF
 inet_interfaces = loopback-only
+
+# Fast retries for scenario 10 (the primary VPS goes away mid-run).
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 15s
+maximal_queue_lifetime = 1d
+bounce_queue_lifetime = 1d
+
 EOF
+  init_snippet office "postfix main.cf (office)" >> "$d/postfix/main.cf"
   cat >> "$d/postfix/master.cf" <<EOF
 # Submission from the road through mailtun: every connection begins with a PROXY header (v1 here)
 # carrying the client's address. For mailtun only; clients in the office use another service.
 127.0.0.1:587 inet n    -       n       -       -       smtpd
   -o syslog_name=postfix/submission-proxy
   -o smtpd_upstream_proxy_protocol=haproxy
+# Scenario 10: the office's own clients (here smtp-source) hand their outbound mail to this Postfix.
+127.0.0.1:25 inet n     -       n       -       -       smtpd
+  -o syslog_name=postfix/office-in
+  -o mynetworks=127.0.0.0/8
+  -o smtpd_relay_restrictions=permit_mynetworks,reject
 EOF
-  postfix_start office "$ns_office" 127.0.0.1:587
+  postfix_start office "$ns_office" 127.0.0.1:587 127.0.0.1:25
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -575,11 +643,11 @@ qid_deferrals() {  # how often Postfix deferred this queue id
   echo "${n:-0}"
 }
 
-# prime_verify RCPT: until the address verification cache knows RCPT (so load is not refused with
-# "verification in progress")
+# prime_verify RCPT [MX:PORT]: until the address verification cache of that MX (default the
+# primary) knows RCPT (so load is not refused with "verification in progress")
 prime_verify() {
   local r
-  r=$(retry_rcpt "$ns_attacker" "$vps_ip:25" "$1" 60)
+  r=$(retry_rcpt "$ns_attacker" "${2:-$vps_ip:25}" "$1" 60)
   [[ ${r#*|} =~ ^250 ]] || say "  warning: RCPT $1 not accepted: ${r#*|}"
 }
 
@@ -976,6 +1044,192 @@ scenario_9_submission() {
   row "9 submission" - - - - "$(secs_since "$t0")"
 }
 
+# office_status KIND NAME KEY: from `mailtun status --json` of the office, one value: "peer NAME KEY" or
+# "service NAME KEY" (e.g. peer vps state, service relay unavailable)
+office_status() {
+  timeout 10 "$MAILTUN" status --config "$T/office/office.toml" --json 2>/dev/null | "$PY" -c '
+import json, sys
+r = json.load(sys.stdin); kind, name, key = sys.argv[1:4]
+items = r["peers"] if kind == "peer" else r["services"]
+print(next((i[key] for i in items if i.get("name", i.get("service")) == name), ""))' "$@"
+}
+primary_down() { [ "$(office_status peer "$primary_peer" state)" != up ]; }
+
+pq_of() { postqueue -c "$T/$1/postfix" "${@:2}"; }
+queues_empty() { local s; for s in "$@"; do pq_of "$s" -p 2>/dev/null | grep -q 'Mail queue is empty' || return 1; done; }
+
+# Scenario 10's senders. Inbound mail is sent as "in10-MX-PHASE@example.net" (MX: vps or vps2,
+# PHASE: before or after the office saw the primary go), outbound as "out10-PHASE@example.test", so
+# each group is counted on its own in the maillogs (mailstats).
+s10_in() { echo "in10-$1-$2@example.net"; }
+s10_out() { echo "out10-$1@example.test"; }
+
+# stats10 KEY MAILLOG SENDER DIR...: mailstats of one group into S10[KEY] (whole logs: the senders
+# are this scenario's own)
+declare -A S10=()
+stats10() {
+  local key=$1 log=$2 sender=$3 args=() d; shift 3
+  for d in "$@"; do args+=(--maildir "$d"); done
+  S10[$key]=$(tool "$ns_office" mailstats --maillog "$log" --offset 0 --sender "$sender" "${args[@]}")
+}
+s10() { local v; v=$(grep -o "\"$2\": [0-9]*" <<<"${S10[$1]:-}"); echo "${v##* }"; }  # numbers only, no python
+s10_sum() { local key=$1 n=0 k v; shift; for k in "$@"; do v=$(s10 "$k" "$key"); n=$(( n + ${v:-0} )); done; echo "$n"; }
+
+# stats10_groups GROUP...: those groups' numbers (GROUP: MX-PHASE inbound, out-PHASE outbound in
+# either sink, out-after-vps2 in vps2's sink); returns 0 when none of them has lost a message
+stats10_groups() {
+  local maildir=$T/office/mail/alice/Maildir k
+  for k in "$@"; do
+    case $k in
+      out-after-vps2) stats10 "$k" "$T/office/maillog" "$(s10_out after)" "$T/vps2/sink" ;;
+      out-*) stats10 "$k" "$T/office/maillog" "$(s10_out "${k#out-}")" "$T/vps/sink" "$T/vps2/sink" ;;
+      *) stats10 "$k" "$T/${k%-*}/maillog" "$(s10_in "${k%-*}" "${k##*-}")" "$maildir" ;;
+    esac
+  done
+  for k in "$@"; do [ "$(s10 "$k" lost)" = 0 ] || return 1; done
+}
+
+# settle10 SECONDS POSTFIX... -- GROUP...: flushes those Postfix instances every 5 s until their
+# queues are empty and no message of the groups is lost, or the time is up
+settle10() {
+  local deadline=$(( $(date +%s) + $1 )) last_flush=0 sides=() s; shift
+  while [ "$1" != -- ]; do sides+=("$1"); shift; done; shift
+  while :; do
+    queues_empty "${sides[@]}" && stats10_groups "$@" && return 0
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    if [ $(( $(date +%s) - last_flush )) -ge 5 ]; then
+      for s in "${sides[@]}"; do pq_of "$s" -f >/dev/null 2>&1; done; last_flush=$(date +%s)
+    fi
+    sleep 0.5
+  done
+}
+
+scenario_10_backup_mx() {
+  echo; say "Scenario 10: backup MX — $n_failover messages in and $n_failover out; the primary VPS's mailtun is killed (SIGKILL) mid-run"
+  local t0 rounds=10 per sender_pid old killed_at unavail0 unavail1 s
+  per=$(( (n_failover + rounds - 1) / rounds ))
+  # Both tunnels up (scenario 7 took the office's link down a while ago)
+  wait_until 60 lmtp_through_tunnel "$ns_vps" || say "  (the primary's tunnel is not up)"
+  wait_until 60 lmtp_through_tunnel "$ns_vps2" || say "  (vps2's tunnel is not up)"
+  wait_until 10 eval '[ "$(office_status peer "$primary_peer" state)" = up ] && [ "$(office_status peer vps2 state)" = up ]' \
+    || say "  (the office does not show both peers up: $primary_peer $(office_status peer "$primary_peer" state), vps2 $(office_status peer vps2 state))"
+  prime_verify alice@example.test "$vps_ip:25"
+  prime_verify alice@example.test "$vps2_ip:25"
+  unavail0=$(office_status service relay unavailable)
+  t0=$(ms)
+  rm -f "$T/s10.after"
+  # $rounds rounds, one every second or so. Inbound: half of each round to the primary MX, half to the
+  # backup MX, as senders spread mail over MX hosts of equal preference, or turn to the backup when
+  # the primary does not answer in time. Outbound: office clients -> the office's Postfix, which
+  # relays through mailtun's forward "relay". The phase turns "after" once the office saw the
+  # primary go.
+  (
+    sent=0
+    for ((b = 0; b < rounds && sent < n_failover; b++)); do
+      n=$(( n_failover - sent < per ? n_failover - sent : per ))
+      phase=before; [ -e "$T/s10.after" ] && phase=after
+      for mx in vps vps2; do
+        if [ $mx = vps ]; then m=$(( n / 2 )) addr=$vps_ip; else m=$(( n - n / 2 )) addr=$vps2_ip; fi
+        [ "$m" -gt 0 ] || continue
+        ip netns exec "$ns_attacker" timeout 60 smtp-source -l "$msg_size" -m "$m" -s 2 -f "$(s10_in $mx $phase)" \
+          -t alice@example.test "$addr:25" >>"$T/s10-in.log" 2>&1 || echo "round $b $mx: exit $?" >>"$T/s10-in.log" &
+      done
+      ip netns exec "$ns_office" timeout 60 smtp-source -l "$msg_size" -m "$n" -s 2 -f "$(s10_out $phase)" \
+        -t someone@example.net 127.0.0.1:25 >>"$T/s10-out.log" 2>&1 || echo "round $b out: exit $?" >>"$T/s10-out.log" &
+      wait
+      sent=$((sent + n))
+      sleep 0.8
+    done
+  ) &
+  sender_pid=$!
+  bg_pids+=("$sender_pid")
+  # The kill: SIGKILL to the primary's mailtun (the one this script started) once the office's
+  # Postfix has taken about half of the outbound mail, with the senders still going.
+  local half=$(( n_failover / 2 - 1 )) taken='qmgr.*: from=<out10-before@example.test>, size='
+  wait_until 30 eval '[ "$(grep -c "$taken" "$T/office/maillog")" -ge $half ]'
+  old=${mt_pid[vps]}
+  { kill -KILL "$old"; wait "$old"; } 2>/dev/null
+  killed_at=$(ms)
+  say "  kill -KILL the primary's mailtun (pid $old) after $(secs_since "$t0") s, $(grep -c "$taken" "$T/office/maillog") outbound messages taken"
+  if wait_until 20 primary_down; then
+    say "  the office saw the primary go after $(secs_since "$killed_at") s (peer $primary_peer: $(office_status peer "$primary_peer" state))"
+  else
+    say "  (the office still calls peer $primary_peer up 20 s after the kill)"
+  fi
+  touch "$T/s10.after"
+  local deadline=$(( $(date +%s) + 60 ))
+  while pid_alive "$sender_pid" && [ "$(date +%s)" -lt "$deadline" ]; do sleep 0.3; done
+  stop_pid "$sender_pid" 1
+  say "  senders done after $(secs_since "$t0") s; waiting for the backup MX and the office's Postfix, the primary still down"
+
+  # 1. With the primary's mailtun still dead: the backup MX has delivered all of its share and every
+  #    outbound relay is in a sink (after the kill: vps2's).
+  local backup_ok=no on_primary
+  local g1=(vps2-before vps2-after out-before out-after out-after-vps2)
+  settle10 60 vps2 office -- "${g1[@]}" && backup_ok=yes
+  [ "$backup_ok" = yes ] || stats10_groups "${g1[@]}"
+  on_primary=$(pq_of vps -p 2>/dev/null | grep -c '^[0-9A-Za-z]\{6,\}[*!]\{0,1\} ')
+  local detail="inbound through vps2 after the kill: $(s10 vps2-after delivered) of $(s10 vps2-after accepted) in alice's maildir; outbound after the kill: $(s10 out-after-vps2 delivered) of $(s10 out-after accepted) in vps2's sink, before it: $(s10 out-before delivered) of $(s10 out-before accepted) in a sink; the primary's queue holds $on_primary"
+  if [ "$backup_ok" = yes ] && [ "$(s10 vps2-after accepted)" -gt 0 ] && [ "$(s10 out-after accepted)" -gt 0 ]; then
+    pass "10 backup MX: primary down, mail flows through vps2" "$detail"
+  else
+    fail "10 backup MX: primary down, mail flows through vps2" "$detail"
+  fi
+  # Relays after the kill never heard "unavailable": the forward chose vps2 for every new stream.
+  unavail1=$(office_status service relay unavailable)
+  local relay_in2
+  relay_in2=$(grep -c 'postfix/relay-in/smtpd\[[0-9]*\]: [0-9A-Za-z]*: client=' "$T/vps2/maillog")
+  if [ -n "$unavail0" ] && [ "$unavail1" = "$unavail0" ] && [ "$(s10 out-after deferred_421)" = 0 ]; then
+    pass "10 backup MX: relay forward failed over, never unavailable" \
+      "forward relay: $((unavail1 - unavail0)) unavailable replies; vps2's relay-in took $relay_in2 message(s); office peer vps2: $(office_status peer vps2 streams_total) streams"
+  else
+    fail "10 backup MX: relay forward failed over, never unavailable" \
+      "unavailable before $unavail0, after $unavail1; deferred with 421 4.4.1: $(s10 out-after deferred_421)"
+  fi
+
+  # 2. The primary's mailtun back: what its Postfix queued meanwhile is delivered now, not bounced.
+  start_mailtun vps "$ns_vps" "$T/vps/vps.toml"
+  wait_until 30 lmtp_through_tunnel "$ns_vps" || say "  (the primary's tunnel not back within 30 s)"
+  say "  restarted the primary's mailtun (pid ${mt_pid[vps]}) after $(secs_since "$killed_at") s down; flushing its queue"
+  local settled=no
+  local g2=(vps-before vps-after vps2-before vps2-after out-before out-after)
+  settle10 60 vps vps2 office -- "${g2[@]}" && settled=yes
+  [ "$settled" = yes ] || stats10_groups "${g2[@]}"
+  local groups_in=(vps-before vps-after vps2-before vps2-after) groups_out=(out-before out-after)
+  # A duplicate is a failure unless Postfix itself logged, for as many of that group's messages, the
+  # end-of-data race the kill may hit ("lost connection … while sending end of data -- message may
+  # be sent more than once", RFC 1047): then SMTP, not mailtun, delivered twice.
+  local acc_in del_in dup_in twice_in acc_out del_out dup_out twice_out defer_vps
+  acc_in=$(s10_sum accepted "${groups_in[@]}"); del_in=$(s10_sum delivered "${groups_in[@]}")
+  dup_in=$(s10_sum duplicated "${groups_in[@]}"); twice_in=$(s10_sum deferred_maybe_twice "${groups_in[@]}")
+  acc_out=$(s10_sum accepted "${groups_out[@]}"); del_out=$(s10_sum delivered "${groups_out[@]}")
+  dup_out=$(s10_sum duplicated "${groups_out[@]}"); twice_out=$(s10_sum deferred_maybe_twice "${groups_out[@]}")
+  defer_vps=$(s10_sum deferred vps-before vps-after)
+  detail="accepted $acc_in/$n_failover (primary $(s10_sum accepted vps-before vps-after), of them $(s10 vps-after accepted) during its outage; backup MX $(s10_sum accepted vps2-before vps2-after)), in alice's maildir $del_in, duplicated $dup_in (end-of-data races logged: $twice_in); the primary deferred $defer_vps time(s) and held $on_primary until its mailtun returned"
+  if [ "$acc_in" = "$n_failover" ] && [ "$del_in" = "$n_failover" ] && [ "$dup_in" -le "$twice_in" ] && [ "$settled" = yes ]; then
+    pass "10 backup MX: inbound all delivered, no stray duplicate" "$detail"
+  else
+    fail "10 backup MX: inbound all delivered, no stray duplicate" "$detail; settled: $settled"
+  fi
+  detail="accepted $acc_out/$n_failover by the office's Postfix, in a VPS sink $del_out, duplicated $dup_out (end-of-data races logged: $twice_out), deferred $(s10_sum deferred "${groups_out[@]}") time(s)"
+  if [ "$acc_out" = "$n_failover" ] && [ "$del_out" = "$n_failover" ] && [ "$dup_out" -le "$twice_out" ] && [ "$settled" = yes ]; then
+    pass "10 backup MX: outbound all in a sink, no stray duplicate" "$detail"
+  else
+    fail "10 backup MX: outbound all in a sink, no stray duplicate" "$detail; settled: $settled"
+  fi
+  local bounced=0 b where=""
+  for s in vps vps2 office; do
+    b=$(grep -c 'status=bounced' "$T/$s/maillog"); bounced=$((bounced + b)); where+="$s $b, "
+  done
+  if [ "$bounced" = 0 ]; then
+    pass "10 backup MX: never a bounce" "status=bounced: ${where%, } (whole maillogs)"
+  else
+    fail "10 backup MX: never a bounce" "status=bounced: ${where%, }: $(grep -hm1 'status=bounced' "$T"/{vps,vps2,office}/maillog | head -1 | cut -c1-200)"
+  fi
+  row "10 backup MX" "$((del_in + del_out))" "$(( 2 * n_failover - del_in - del_out ))" "$((dup_in + dup_out))" \
+    "$(s10_sum deferred "${groups_in[@]}" "${groups_out[@]}")" "$(secs_since "$t0")"
+}
+
 # ---------------------------------------------------------------------------------------------------
 # Summary
 
@@ -1033,13 +1287,18 @@ say "network: vps $vps_ip, office $office_ip, attacker $attacker_ip on a bridge"
 setup_mailtun || { echo "FAIL: mailtun keys/config"; exit 1; }
 setup_dovecot || { echo "FAIL: Dovecot did not start"; exit 1; }
 say "office: Dovecot $(dovecot --version | cut -d' ' -f1) LMTP 127.0.0.1:24, auth 127.0.0.1:3659"
-setup_postfix || { echo "FAIL: Postfix did not start"; exit 1; }
+setup_vps_postfix vps "$ns_vps" mx.example.test postfix || { echo "FAIL: Postfix did not start"; exit 1; }
 say "vps: Postfix $(postconf -h -d mail_version) on :25, :587, 127.0.0.1:10025"
-if [[ $only == *" 9 "* ]]; then
+if selected 10; then
+  setup_vps_postfix vps2 "$ns_vps2" mx2.example.test postfix-vps2 || { echo "FAIL: vps2's Postfix did not start"; exit 1; }
+  say "vps2 (backup MX): Postfix on $vps2_ip:25, :587, 127.0.0.1:10025"
+fi
+if selected 9 || selected 10; then
   setup_office_postfix || { echo "FAIL: the office's Postfix did not start"; exit 1; }
-  say "office: Postfix 127.0.0.1:587 with smtpd_upstream_proxy_protocol = haproxy"
+  say "office: Postfix 127.0.0.1:587 with smtpd_upstream_proxy_protocol = haproxy, 127.0.0.1:25 relaying via 127.0.0.1:2525"
 fi
 start_mailtun vps "$ns_vps" "$T/vps/vps.toml"
+selected 10 && start_mailtun vps2 "$ns_vps2" "$T/vps2/vps2.toml"
 start_mailtun office "$ns_office" "$T/office/office.toml"
 if wait_until 30 lmtp_through_tunnel; then
   say "tunnel up: $(tool "$ns_vps" banner 127.0.0.1 24)"
@@ -1047,9 +1306,17 @@ else
   echo "FAIL: the tunnel did not come up within 30 s"
   exit 1
 fi
+if selected 10; then
+  if wait_until 30 lmtp_through_tunnel "$ns_vps2"; then
+    say "tunnel vps2 up: $(tool "$ns_vps2" banner 127.0.0.1 24)"
+  else
+    echo "FAIL: the tunnel between the office and vps2 did not come up within 30 s"
+    exit 1
+  fi
+fi
 
 for s in $all_scenarios; do
-  [[ $only == *" $s "* ]] || continue
+  selected "$s" || continue
   case $s in
     1) scenario_1_delivery ;;
     2) scenario_2_sasl ;;
@@ -1060,6 +1327,7 @@ for s in $all_scenarios; do
     7) scenario_7_outage ;;
     8) scenario_8_imap ;;
     9) scenario_9_submission ;;
+    10) scenario_10_backup_mx ;;
   esac
 done
 
