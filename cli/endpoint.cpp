@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cli/down_report.hpp"
+#include "cli/peer_summary.hpp"
 #include "keys/base64.hpp"
 #include <sodium.h>
 #include <algorithm>
@@ -626,12 +627,11 @@ std::string Endpoint::peer_state(std::size_t peer) const {
 }
 
 std::string Endpoint::peer_summary() const {
-  std::string out;
+  std::vector<std::pair<std::string, std::string>> states;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
-    if (!peers_[i]->active) continue;
-    out += (out.empty() ? "peer " : "; peer ") + peers_[i]->config.name + " " + peer_state(i);
+    if (peers_[i]->active) states.emplace_back(peers_[i]->config.name, peer_state(i));
   }
-  return out.empty() ? "no peers" : out;
+  return summarize_peers(states);
 }
 
 StatusReport Endpoint::status_report() const {

@@ -73,7 +73,7 @@ class Endpoint : public tunnel::asio::ConnectionHandler {
 
   /// What `mailtun status` shows, as of now.
   [[nodiscard]] StatusReport status_report() const;
-  /// One line naming each peer's state ("peer office up; peer vps2 down"), for systemd's STATUS=.
+  /// One line with the peers' states, for systemd's STATUS= (cli/peer_summary.hpp).
   [[nodiscard]] std::string peer_summary() const;
   /// Every dialer connects from `address` (before start()): the office simulator
   /// (bench/offices.cpp) runs many offices in one process, each from its own loopback address.
