@@ -278,7 +278,7 @@ def render(r: dict, command: str) -> str:
         f"(peak {max(r['vmhwm_mib']):.1f}) |",
         f"| all {n} up again after the VPS endpoint restarts | ≤ 30 s | {span(r['storm_s'], '.2f')} s |",
         f"| handshakes refused during that storm (flood limiter, unfinished-handshake caps) | 0 | "
-        f"{max(r['refused'])} at most |",
+        f"{max(r['refused'])} in the worst of the restarts |",
         f"| handshakes per CPU-second of the VPS endpoint (one core) | — | {span(r['handshakes_per_cpu_s'], '.0f')} |",
         f"| LMTP messages/s, {r['lmtp_kib']} KiB each, over {r['lmtp_peers']} offices at once | — | "
         f"{span(r['lmtp_per_s'], '.0f')} |",
