@@ -92,6 +92,32 @@ class Reload(TunnelTestCase):
         self.assertEqual(self.vps.count_log(r"peer office up"), 1)
         self.assertEqual(self.vps.count_log(r"peer office down"), 0)
 
+    def test_an_lmtp_transaction_open_across_a_change_of_keys_finishes(self):
+        """docs/design.md "Session refresh": a peer with new keys is a new peer, but the connection
+        with the old keys drains rather than closes, so a delivery under way is not cut."""
+        self.h.start_pair(self.vps, self.office)
+        new_psk = self.h.genpsk("office-vps-new")
+        deadline = time.monotonic() + 20
+        with connect(self.lmtp_port) as lmtp:
+            self.assertTrue(recv_line(lmtp, deadline).startswith(b"220 "))
+            self.vps.peers[0].preshared_key_file = new_psk
+            self.assertIn("reloaded", self.vps.reload())
+            self.vps.wait_for_log(r"reload: peer office has new keys")
+            lmtp.sendall(b"LHLO vps.example.test\r\n")
+            self.assertTrue(recv_line(lmtp, deadline).startswith(b"250-"))
+            self.assertTrue(recv_line(lmtp, deadline).startswith(b"250 "))
+            self.assertTrue(command(lmtp, b"MAIL FROM:<a@example.test>", deadline).startswith(b"250 "))
+            self.assertTrue(command(lmtp, b"RCPT TO:<b@example.test>", deadline).startswith(b"250 "))
+            self.assertTrue(command(lmtp, b"DATA", deadline).startswith(b"354 "))
+            lmtp.sendall(b"Subject: across new keys\r\n\r\nhello\r\n.\r\n")
+            self.assertTrue(recv_line(lmtp, deadline).startswith(b"250 "))
+        self.assertEqual(len(self.lmtp.messages), 1)
+        self.vps.wait_for_log(r"the previous connection from .* closed: shut down after draining")
+        # With the new key on both sides, the office is back.
+        self.office.peers[0].preshared_key_file = new_psk
+        self.assertIn("reloaded", self.office.reload())
+        self.vps.wait_for_log(r"peer office up \(endpoint ", count=2)
+
     def test_a_file_with_errors_is_refused_and_the_running_configuration_stays(self):
         self.h.start_pair(self.vps, self.office)
         broken = self.vps.config_text().replace('peer = "office"', 'peer = "ofice"')
