@@ -98,8 +98,8 @@ void run_up(const UpOptions& options) {
   boost::asio::io_context io(1);
   // Before anything can take a while: a SIGHUP that arrives during start-up must not kill us.
   boost::asio::signal_set hangup(io, SIGHUP);
-  // Each STATUS= line names every peer, and a VPS with 1000 offices sees thousands of state changes
-  // while they reconnect: at most one line a second, the latest state always sent in the end.
+  // Each STATUS= line is built from every peer's state, and a VPS with 1000 offices sees thousands of
+  // state changes while they reconnect: at most one line a second, the latest state always sent in the end.
   // Declared before the endpoint, which may report a change while it is destroyed.
   std::string last_status;
   boost::asio::steady_timer status_timer(io);
