@@ -159,6 +159,14 @@ struct ExposeDraft {
   bool allow_any_port = false;
 };
 
+/// The configured peer names, gathered once for every reference to them. At namespace scope: clang
+/// cannot default-construct a nested class with member initializers inside its enclosing class.
+struct PeerNames {
+  std::set<std::string_view, std::less<>> set;
+  std::vector<std::string_view> in_order;
+  bool some_unnamed = false;
+};
+
 /// Whose configuration is loaded: this endpoint's, or the other endpoint's for `check --peer-config`,
 /// whose key files need not be readable here.
 enum class KeyFiles { required, may_be_unreadable };
@@ -871,11 +879,6 @@ class Loader {
   std::vector<ForwardDraft> forwards_;
   std::vector<ExposeDraft> exposes_;
   /// The names of peers_, for check_peer_reference, once they are all read.
-  struct PeerNames {
-    std::set<std::string_view, std::less<>> set;
-    std::vector<std::string_view> in_order;
-    bool some_unnamed = false;
-  };
   std::optional<PeerNames> peer_names_;
 };
 
