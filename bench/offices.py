@@ -26,11 +26,9 @@ import json
 import os
 import platform
 import queue
-import random
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,26 +40,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MIB = 1 << 20
+
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+from harness import free_port_range  # noqa: E402  (the tests' loopback helpers)
 SECTION_BEGIN = "<!-- offices.md: written by bench/offices.py -->"
 SECTION_END = "<!-- /offices.md -->"
-
-
-def free_port_range(count: int) -> int:
-    for _ in range(100):
-        base = random.randrange(10000, 32000 - count)  # below the ephemeral ports (32768 up)
-        sockets = []
-        try:
-            for port in range(base, base + count + 1):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError(f"no {count + 1} consecutive free ports")
 
 
 def proc_status(pid: int, field: str) -> int:
@@ -187,7 +170,7 @@ def run(args) -> dict:
     want = max(soft, min(hard, 4 * args.count + 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     work = Path(tempfile.mkdtemp(prefix="mailtun-offices-"))
-    base = free_port_range(args.count)
+    base = free_port_range(args.count + 1)  # the forwards, then the VPS endpoint's own port
     vps_port = base + args.count
     subprocess.run([args.offices, "generate", "--dir", str(work), "--count", str(args.count), "--vps-port",
                     str(vps_port), "--forward-port-base", str(base)], check=True, stdout=subprocess.DEVNULL)

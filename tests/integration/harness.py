@@ -23,6 +23,7 @@ import atexit
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -106,6 +107,27 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((LOOPBACK, 0))
         return s.getsockname()[1]
+
+
+def free_port_range(count: int) -> int:
+    """The first of `count` consecutive TCP ports on 127.0.0.1 that were free a moment ago, below the
+    ephemeral range so that the kernel does not hand them out meanwhile (the office simulator's
+    forwards)."""
+    for _ in range(50):
+        base = random.randrange(10000, 32000 - count)  # below the ephemeral ports (32768 up)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind((LOOPBACK, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError(f"no {count} consecutive free ports found")
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = EVENT_TIMEOUT, what: str = "condition") -> None:

@@ -7,15 +7,13 @@ The 1000-office version of this is a benchmark (bench/offices.py), not a test.""
 import json
 import os
 import queue
-import random
-import socket
 import subprocess
 import threading
 import time
 import unittest
 from pathlib import Path
 
-from harness import FakeLmtpServer, Endpoint, Keys, TunnelTestCase, free_port, lmtp_deliver
+from harness import FakeLmtpServer, Endpoint, Keys, TunnelTestCase, free_port, free_port_range, lmtp_deliver
 
 OFFICES = 50
 UP_TIMEOUT = 30.0  # seconds for all 50 to come up; it takes about one
@@ -26,25 +24,6 @@ def offices_binary() -> str:
     if not path or not Path(path).exists():
         raise unittest.SkipTest("SKIPPED: MAILTUN_OFFICES does not name the mailtun-offices program")
     return path
-
-
-def free_port_range(count: int) -> int:
-    """The first of `count` consecutive ports on 127.0.0.1 that are free now."""
-    for _ in range(50):
-        base = random.randrange(10000, 32000 - count)  # below the ephemeral ports (32768 up)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise AssertionError(f"no {count} consecutive free ports found")
 
 
 class Offices:
