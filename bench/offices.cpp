@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/address.hpp"
 #include "cli/config.hpp"
 #include "cli/descriptor_limit.hpp"
 #include "cli/endpoint.hpp"
@@ -89,9 +90,9 @@ void write_file(const fs::path& path, const std::string& text, fs::perms mode) {
 }
 
 cli::HostPort host_port(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::runtime_error(text + ": expected HOST:PORT");
-  return {text.substr(0, colon), static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)))};
+  auto parsed = cli::parse_host_port(text);
+  if (!parsed) throw std::runtime_error(text + ": " + parsed.error());
+  return *parsed;
 }
 
 int generate(const fs::path& dir, std::size_t count, std::uint16_t vps_port, std::uint16_t forward_base) {
@@ -179,7 +180,8 @@ int run(const fs::path& dir, const std::string& vps_text, const std::string& sin
     cli::Endpoint& office = *offices[i];
     office.set_dial_source(boost::asio::ip::make_address(source_address(i)));
     office.on_peer_state_change([&counter, &office, i] {
-      counter.set(i, office.peer_summary().find("vps up") != std::string::npos);
+      const auto current = office.current_connection("vps");
+      counter.set(i, current && !current->closed() && current->session().ready());
     });
   }
   std::cout << R"({"event": "started", "offices": )" << offices.size() << "}" << std::endl;

@@ -143,7 +143,7 @@ struct ForwardDraft {
   std::optional<std::string> service;
   std::optional<SocketAddress> listen;
   std::optional<std::vector<std::string>> peers;
-  std::string peers_key = "peer";  // the key they were read from: peer, or peers
+  bool peers_listed = false;  // read from `peers = [...]` rather than `peer = "..."`
   std::optional<forwarder::Protocol> protocol;
   bool allow_public = false;
 };
@@ -579,7 +579,7 @@ class Loader {
       if (auto name = r.required_string("peer", peer_expected)) forward.peers = std::vector<std::string>{std::move(*name)};
       return;
     }
-    forward.peers_key = "peers";
+    forward.peers_listed = true;
     auto names = r.strings("peers", peers_expected);
     if (!names) return;
     if (names->empty()) return r.error("peers", "empty; expected " + std::string(peers_expected));
@@ -772,7 +772,7 @@ class Loader {
     for (const ForwardDraft& forward : forwards_) {
       const TableReader& r = forward.reader;
       for (std::size_t k = 0; forward.peers && k < forward.peers->size(); ++k) {
-        if (forward.peers_key == "peer") {
+        if (!forward.peers_listed) {
           check_peer_reference(r, r.name("peer"), (*forward.peers)[k], r.line("peer"));
         } else {
           check_peer_reference(r, r.name("peers") + "[" + std::to_string(k) + "]", (*forward.peers)[k], r.line("peers", k));

@@ -160,7 +160,7 @@ Endpoint::RunningForward Endpoint::start_forward(const Forward& forward) {
       const auto peer = active_peer(name);
       if (!peer) continue;
       const auto& current = peers_[*peer]->current;
-      if (current && current->session().ready() && current->session().can_open_streams()) {
+      if (current && current->session().can_open_streams()) {
         return forwarder::Route{current, name};
       }
     }
@@ -379,7 +379,7 @@ void Endpoint::on_accepted(tcp::socket socket) {
   }
   // Never fewer than one per configured peer: after a restart, every office of a VPS with more
   // offices than the cap reconnects at once (docs/operations.md, "One VPS, many offices").
-  if (handshaking_.size() >= std::max(handshake_caps_.in_all, peers_.size())) {
+  if (handshaking_.size() >= std::max(handshake_caps_.in_all, peer_count())) {
     ++rejected_handshakes_["too_many_unfinished"];
     // The oldest unfinished handshake is the likeliest to be a stalled attacker.
     if (auto oldest = handshaking_.front().connection.lock()) oldest->close_now({tunnel::CloseReason::Kind::local, {}});
@@ -620,8 +620,9 @@ std::string Endpoint::peer_state(std::size_t peer) const {
   const PeerState& state = *peers_[peer];
   if (state.current && !state.current->closed() && state.current->session().ready()) return "up";
   if (state.dialer) return state.dialer->backing_off() ? "down" : "connecting";
+  // A replaced connection still draining is no handshake under way.
   const bool handshaking = std::ranges::any_of(connections_, [peer](const auto& c) {
-    return c->peer() == peer && !c->closed();
+    return c->peer() == peer && !c->closed() && !c->session().ready();
   });
   return handshaking ? "connecting" : "waiting";
 }

@@ -71,9 +71,12 @@ Session Session::accept(Responder& responder, const SessionLimits& limits, TimeP
 
 bool Session::ready() const { return !closed_ && phase_ == Phase::established && (role_initiator_ || confirmed_); }
 
+bool Session::takes_new_streams() const {
+  return ready() && !local_going_away_ && !retiring_ && !peer_going_away_;
+}
+
 bool Session::can_open_streams() const {
-  return ready() && !local_going_away_ && !retiring_ && !peer_going_away_ && local_streams_ < limits_.max_streams &&
-         next_local_id_ < max_stream_id - 1;
+  return takes_new_streams() && local_streams_ < limits_.max_streams && next_local_id_ < max_stream_id - 1;
 }
 
 // ---- input ------------------------------------------------------------------------------------
@@ -299,10 +302,7 @@ Result<void> Session::handle_frame(const Frame& frame, bool& rekey_after, Output
         out.events.emplace_back(PeerGoingAway{goaway->last_stream_id});
         // Answer in kind, so that a retiring peer learns that nothing more will be opened here
         // and can close once its streams are done (docs/design.md "Session refresh").
-        if (!local_going_away_ && !retiring_) {
-          retiring_ = true;
-          encode_goaway(pending_, last_remote_id_, 0);
-        }
+        if (!local_going_away_ && !retiring_) say_goaway_retiring();
       }
       check_drained(out);
       return {};
@@ -336,7 +336,7 @@ Result<void> Session::handle_open(StreamId id, Bytes payload, Output& out) {
 // ---- local operations -------------------------------------------------------------------------
 
 Result<StreamId> Session::open_stream(const OpenPayload& open, TimePoint now, Output& out) {
-  if (!ready() || local_going_away_ || retiring_ || peer_going_away_) return fail(errc::invalid_state);
+  if (!takes_new_streams()) return fail(errc::invalid_state);
   if (local_streams_ >= limits_.max_streams || next_local_id_ >= max_stream_id - 1) return fail(errc::stream_limit);
   const StreamId id = next_local_id_;
   next_local_id_ += 2;
@@ -445,6 +445,11 @@ void Session::go_away(std::chrono::milliseconds drain_timeout, TimePoint now, Ou
   check_drained(out);
 }
 
+void Session::say_goaway_retiring() {
+  retiring_ = true;
+  encode_goaway(pending_, last_remote_id_, 0);
+}
+
 void Session::retire_at(TimePoint when, std::chrono::milliseconds drain_timeout) {
   retire_at_ = when;
   retire_drain_ = drain_timeout;
@@ -453,9 +458,8 @@ void Session::retire_at(TimePoint when, std::chrono::milliseconds drain_timeout)
 void Session::retire(std::chrono::milliseconds drain_timeout, TimePoint now, Output& out) {
   if (closed_ || local_going_away_ || retiring_) return;
   if (!ready()) return close({CloseReason::Kind::drained, {}}, out);
-  retiring_ = true;
+  say_goaway_retiring();
   drain_deadline_ = std::min(drain_deadline_, now + drain_timeout);
-  encode_goaway(pending_, last_remote_id_, 0);
   probe(now);
   flush(now, out);
   check_drained(out);

@@ -157,6 +157,10 @@ class Session {
   /// Opening a stream on a connection that has heard nothing for a while: PING, and close if no
   /// record arrives by probe_deadline_.
   void probe_if_quiet(TimePoint now);
+  /// Ready, and neither side has said GOAWAY.
+  [[nodiscard]] bool takes_new_streams() const;
+  /// GOAWAY that opens nothing more here but still serves the peer's OPENs (retire()).
+  void say_goaway_retiring();
   /// PINGs and expects a record by probe_deadline_; one probe at a time.
   void probe(TimePoint now);
   void close(CloseReason reason, Output& out);

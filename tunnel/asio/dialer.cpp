@@ -22,7 +22,9 @@ Dialer::Dialer(net::any_io_executor executor, std::string peer_name, std::string
       timer_(executor),
       rng_(std::random_device{}()) {}
 
-void Dialer::start() { attempt(); }
+void Dialer::start() {
+  if (!attempting_) attempt();
+}
 
 void Dialer::stop() {
   stopped_ = true;
@@ -39,11 +41,16 @@ void Dialer::succeeded() {
   last_failure_.clear();
 }
 
-void Dialer::lost(const std::string& why) { schedule(why); }
+void Dialer::lost(const std::string& why) {
+  // An attempt in flight (a session refresh dials while the connection is up) reports for itself;
+  // scheduling another would run two at once and cancel the first one's connect timeout.
+  if (!attempting_) schedule(why);
+}
 
 void Dialer::attempt() {
   backing_off_ = false;
   if (stopped_) return;
+  attempting_ = true;
   // Resolve afresh every time: the office's view of the VPS may change, and DNS-based failover
   // must take effect without a restart.
   resolver_.async_resolve(host_, port_, [self = shared_from_this()](const boost::system::error_code& ec,
@@ -68,6 +75,7 @@ void Dialer::attempt() {
       self->socket_.reset();
       if (*timed_out) return self->schedule("cannot connect to " + self->endpoint_text() + ": timed out");
       if (cec) return self->schedule("cannot connect to " + self->endpoint_text() + ": " + cec.message());
+      self->attempting_ = false;
       self->on_connected_(std::move(*socket));
     };
     if (!self->source_) {
@@ -95,6 +103,7 @@ void Dialer::attempt() {
 
 void Dialer::schedule(const std::string& why) {
   if (stopped_) return;
+  attempting_ = false;
   if (why != last_failure_) {
     spdlog::info("peer {}: {}; retrying", peer_name_, why);
     last_failure_ = why;

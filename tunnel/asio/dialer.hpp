@@ -31,11 +31,12 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   /// Connects from `address` (any port) rather than from the address the kernel picks; before
   /// start(). For the office simulator, whose offices each come from an address of their own.
   void bind_source(net::ip::address address) { source_ = address; }
-  /// Dials now.
+  /// Dials now, unless an attempt is under way.
   void start();
   /// The connection it made is established: the next failure starts backoff from the beginning.
   void succeeded();
-  /// The connection it made failed or ended: dial again after the next backoff delay.
+  /// The connection it made failed or ended: dial again after the next backoff delay (unless an
+  /// attempt is under way, which reports for itself).
   void lost(const std::string& why);
   void stop();
   [[nodiscard]] std::string endpoint_text() const { return host_ + ":" + port_; }
@@ -60,6 +61,7 @@ class Dialer : public std::enable_shared_from_this<Dialer> {
   std::string last_failure_;  // logged once until it changes or the peer comes up
   bool stopped_ = false;
   bool backing_off_ = false;
+  bool attempting_ = false;  // resolving or connecting, until it connects or schedule()s a retry
 };
 
 }  // namespace mailtun::tunnel::asio
