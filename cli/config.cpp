@@ -69,6 +69,20 @@ struct FileRefused {
   std::string reason;
 };
 
+/// Whoever can rewrite a configuration file or a peers_dir can add a peer and an expose: only its
+/// owner may write it, and the owner must be this user or root (the Debian package's root:mailtun
+/// 0640 passes). The problem with `status`, to follow the name of `name`, or nullopt.
+std::optional<std::string> unsafe_writers(const struct stat& status, const std::string& name) {
+  if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(status.st_mode & 07777));
+    return "is writable by group or others (mode " + std::string(mode.data()) +
+           "), who could add a peer and an expose; run: chmod go-w " + name;
+  }
+  if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) return "is " + *problem;
+  return std::nullopt;
+}
+
 /// Reads the configuration file at `path` into `text` (which the caller wipes) and returns its
 /// mode; throws FileRefused if it cannot be read or others could rewrite it.
 mode_t read_config_text(const std::filesystem::path& path, std::string& text) {
@@ -83,15 +97,7 @@ mode_t read_config_text(const std::filesystem::path& path, std::string& text) {
   struct stat status {};
   if (::fstat(fd.get(), &status) != 0) throw fail(std::string("cannot stat: ") + std::strerror(errno));
   if (!S_ISREG(status.st_mode)) throw fail("not a regular file; expected a TOML file");
-  // Whoever can rewrite the configuration can add a peer and an expose: only its owner may write it,
-  // and the owner must be this user or root (the Debian package's root:mailtun 0640 passes).
-  if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    std::array<char, 8> mode{};
-    std::snprintf(mode.data(), mode.size(), "%04o", static_cast<unsigned>(status.st_mode & 07777));
-    throw fail("is writable by group or others (mode " + std::string(mode.data()) +
-               "), who could add a peer and an expose; run: chmod go-w " + name);
-  }
-  if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) throw fail("is " + *problem);
+  if (const auto problem = unsafe_writers(status, name)) throw fail(*problem);
   if (static_cast<std::uint64_t>(status.st_size) > max_config_size) {
     throw fail("is " + std::to_string(status.st_size) + " bytes; expected a configuration file of at most " +
                std::to_string(max_config_size) + " bytes");
@@ -406,15 +412,7 @@ class Loader {
       r.error("peers_dir", name + " is not a directory; expected " + std::string(peers_dir_expected));
       return;
     }
-    if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-      r.error("peers_dir", name + " is writable by group or others, who could add a peer and an expose; run: chmod go-w " +
-                               name);
-      return;
-    }
-    if (const auto problem = keys::unsafe_file_owner(status.st_uid, ::geteuid())) {
-      r.error("peers_dir", name + " is " + *problem);
-      return;
-    }
+    if (const auto problem = unsafe_writers(status, name)) return r.error("peers_dir", name + " " + *problem);
     std::vector<std::filesystem::path> fragments;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
